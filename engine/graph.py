@@ -1,0 +1,144 @@
+"""The knowledge graph: a networkx MultiDiGraph of typed nodes, with the relation as the edge key."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import TYPE_CHECKING, Any
+
+import networkx as nx
+
+from kbrun.engine.schema import SourceRef
+
+if TYPE_CHECKING:
+    from kbrun.engine.knowledge import KnowledgeBase
+
+# Relations, all directed; `opposes` is stored in both directions.
+TARGETS = "targets"                # exercise -> muscle        role, weight
+IMPLICATES = "implicates"          # injury -> muscle          role, weight
+SUGGESTS = "suggests"              # symptom -> injury         weight
+OPPOSES = "opposes"                # muscle -> muscle
+PROGRESSES_TO = "progresses-to"    # exercise -> harder exercise
+REQUIRES = "requires"              # exercise -> equipment     (any one of them suffices)
+CONTRAINDICATED_FOR = "contraindicated-for"  # exercise -> injury   reason, phases
+DEVELOPS = "develops"              # exercise -> quality
+FAVOURS = "favours"                # goal -> quality
+RELATIONS = (TARGETS, IMPLICATES, SUGGESTS, OPPOSES, PROGRESSES_TO, REQUIRES,
+             CONTRAINDICATED_FOR, DEVELOPS, FAVOURS)
+
+ROLE_WEIGHT = {"primary": 1.0, "secondary": 0.5}
+_NODE_KINDS = ("source", "muscle", "exercise", "injury", "symptom", "red-flag", "phase", "goal",
+               "quality", "level", "equipment", "claim")
+# Fields that become edges rather than node attributes.
+_EDGE_FIELDS = {"targets", "equipment", "progresses_to", "regresses_to", "qualities", "opposes",
+                "suggested_by", "implicates", "contraindications", "favours", "sources", "id"}
+
+
+def source_ids(refs: list[SourceRef]) -> list[str]:
+    """The ids of a list of citations, in order, without repeats."""
+    return list(dict.fromkeys(ref.id for ref in refs))
+
+
+def build_graph(kb: KnowledgeBase) -> nx.MultiDiGraph:
+    """Build the knowledge graph of a loaded knowledge base."""
+    graph = nx.MultiDiGraph()
+    for kind in _NODE_KINDS:
+        for entry_id, entry in kb.entries[kind].items():
+            attrs = entry.model_dump(mode="json", exclude=_EDGE_FIELDS)
+            attrs["kind"] = kind
+            attrs.setdefault("name", getattr(entry, "title", entry_id))
+            attrs["sources"] = source_ids(getattr(entry, "sources", []))
+            graph.add_node(entry_id, **attrs)
+
+    for exercise in kb.exercises.values():
+        cited = source_ids(exercise.sources)
+        for role in ("primary", "secondary"):
+            for muscle in getattr(exercise.targets, role):
+                graph.add_edge(exercise.id, muscle, key=TARGETS, role=role,
+                               weight=ROLE_WEIGHT[role], sources=cited)
+        for item in exercise.equipment:
+            graph.add_edge(exercise.id, item, key=REQUIRES, any_of=len(exercise.equipment) > 1,
+                           sources=cited)
+        for harder in exercise.progresses_to:
+            graph.add_edge(exercise.id, harder, key=PROGRESSES_TO, sources=cited)
+        for easier in exercise.regresses_to:
+            graph.add_edge(easier, exercise.id, key=PROGRESSES_TO, sources=cited)
+        for quality in exercise.qualities:
+            graph.add_edge(exercise.id, quality, key=DEVELOPS, sources=cited)
+
+    for muscle in kb.muscles.values():
+        for other in muscle.opposes:
+            for a, b in ((muscle.id, other), (other, muscle.id)):
+                graph.add_edge(a, b, key=OPPOSES, sources=source_ids(muscle.sources))
+
+    for injury in kb.injuries.values():
+        for link in injury.suggested_by:
+            graph.add_edge(link.symptom, injury.id, key=SUGGESTS, weight=link.weight,
+                           sources=source_ids(link.sources))
+        for link in injury.implicates:
+            graph.add_edge(injury.id, link.muscle, key=IMPLICATES, weight=link.weight,
+                           role=link.role, sources=source_ids(link.sources))
+        for rule in injury.contraindications:
+            for exercise in kb.exercises.values():
+                if rule.matches(exercise) and not graph.has_edge(
+                        exercise.id, injury.id, key=CONTRAINDICATED_FOR):
+                    graph.add_edge(exercise.id, injury.id, key=CONTRAINDICATED_FOR,
+                                   reason=rule.reason, phases=list(rule.phases),
+                                   sources=source_ids(rule.sources))
+
+    for goal in kb.goals.values():
+        for quality in goal.favours:
+            graph.add_edge(goal.id, quality, key=FAVOURS, sources=source_ids(goal.sources))
+    return graph
+
+
+# -- queries the engine and the CLI use -----------------------------------------------------------
+
+def out_edges(graph: nx.MultiDiGraph, node: str, relation: str) -> Iterator[tuple[str, dict[str, Any]]]:
+    """(target, attributes) of every `relation` edge leaving `node`."""
+    if node not in graph:
+        return
+    for _, target, key, attrs in graph.out_edges(node, keys=True, data=True):
+        if key == relation:
+            yield target, attrs
+
+
+def in_edges(graph: nx.MultiDiGraph, node: str, relation: str) -> Iterator[tuple[str, dict[str, Any]]]:
+    """(origin, attributes) of every `relation` edge entering `node`."""
+    if node not in graph:
+        return
+    for origin, _, key, attrs in graph.in_edges(node, keys=True, data=True):
+        if key == relation:
+            yield origin, attrs
+
+
+def exercises_targeting(graph: nx.MultiDiGraph, muscle: str, role: str | None = None) -> list[str]:
+    """Exercises that target `muscle` (optionally only as `primary` or `secondary`)."""
+    return sorted(origin for origin, attrs in in_edges(graph, muscle, TARGETS)
+                  if role is None or attrs["role"] == role)
+
+
+def implicated_muscles(graph: nx.MultiDiGraph, injury: str) -> dict[str, float]:
+    """Muscles and tissues an injury implicates, with the weight of each link."""
+    return {target: attrs["weight"] for target, attrs in out_edges(graph, injury, IMPLICATES)}
+
+
+def opposing(graph: nx.MultiDiGraph, muscle: str) -> list[str]:
+    """The muscles that oppose `muscle` (quadriceps -> hamstrings, ...)."""
+    return sorted(target for target, _ in out_edges(graph, muscle, OPPOSES))
+
+
+def progressions(graph: nx.MultiDiGraph, exercise: str) -> list[str]:
+    """The next harder variants of an exercise."""
+    return sorted(target for target, _ in out_edges(graph, exercise, PROGRESSES_TO))
+
+
+def regressions(graph: nx.MultiDiGraph, exercise: str) -> list[str]:
+    """The next easier variants of an exercise."""
+    return sorted(origin for origin, _ in in_edges(graph, exercise, PROGRESSES_TO))
+
+
+def neighbourhood(graph: nx.MultiDiGraph, focus: str, depth: int) -> nx.MultiDiGraph:
+    """The subgraph within `depth` links of `focus`, ignoring edge direction."""
+    nodes = nx.single_source_shortest_path_length(graph.to_undirected(as_view=True), focus,
+                                                  cutoff=depth)
+    return graph.subgraph(nodes).copy()

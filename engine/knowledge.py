@@ -1,0 +1,168 @@
+"""The loaded knowledge base: validated entries by kind, where each came from, and its graph."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from functools import cached_property
+from typing import TYPE_CHECKING, Any
+
+from kbrun.engine.errors import Loc, UnknownId
+from kbrun.engine.schema import (
+    Claim, Equipment, Exercise, FactKind, Goal, Injury, Level, Muscle, Phase, Quality, RedFlag,
+    RuleSpec, Selection, Source, Symptom,
+)
+
+if TYPE_CHECKING:
+    import networkx as nx
+
+    from kbrun.engine.rules import CompiledRules
+
+
+@dataclass
+class KnowledgeBase:
+    """Every entry of a (possibly layered) knowledge base, validated and cross-checked."""
+
+    entries: dict[str, dict[str, Any]]          # kind -> id -> model, in sorted id order
+    locations: dict[str, Loc]                   # id -> where it was (last) defined
+    raw: dict[str, Any] = field(repr=False)     # id -> merged LineDict, for error locations
+    layers: list[str] = field(default_factory=list)
+    fingerprint: str = ""
+
+    # -- typed views -------------------------------------------------------------------------
+    @property
+    def exercises(self) -> dict[str, Exercise]:
+        return self.entries["exercise"]
+
+    @property
+    def muscles(self) -> dict[str, Muscle]:
+        return self.entries["muscle"]
+
+    @property
+    def injuries(self) -> dict[str, Injury]:
+        return self.entries["injury"]
+
+    @property
+    def symptoms(self) -> dict[str, Symptom]:
+        return self.entries["symptom"]
+
+    @property
+    def red_flags(self) -> dict[str, RedFlag]:
+        return self.entries["red-flag"]
+
+    @property
+    def phases(self) -> dict[str, Phase]:
+        return self.entries["phase"]
+
+    @property
+    def goals(self) -> dict[str, Goal]:
+        return self.entries["goal"]
+
+    @property
+    def qualities(self) -> dict[str, Quality]:
+        return self.entries["quality"]
+
+    @property
+    def levels(self) -> dict[str, Level]:
+        return self.entries["level"]
+
+    @property
+    def equipment(self) -> dict[str, Equipment]:
+        return self.entries["equipment"]
+
+    @property
+    def sources(self) -> dict[str, Source]:
+        return self.entries["source"]
+
+    @property
+    def claims(self) -> dict[str, Claim]:
+        return self.entries["claim"]
+
+    @property
+    def fact_kinds(self) -> dict[str, FactKind]:
+        return self.entries["fact"]
+
+    @property
+    def rule_specs(self) -> dict[str, RuleSpec]:
+        return self.entries["rule"]
+
+    @property
+    def selection(self) -> Selection:
+        """The session-assembly policy (the last one defined wins)."""
+        policies = list(self.entries["selection"].values())
+        if not policies:
+            return Selection(id="default", description="defaults",
+                             sources=[{"id": "kbrun"}])  # type: ignore[list-item]
+        return policies[-1]
+
+    # -- lookups -----------------------------------------------------------------------------
+    def kind_of(self, entry_id: str) -> str | None:
+        """The kind of the entry with this id, or None."""
+        for kind, table in self.entries.items():
+            if entry_id in table:
+                return kind
+        return None
+
+    def get(self, entry_id: str) -> Any:
+        """The entry with this id, whatever its kind; raises UnknownId."""
+        kind = self.kind_of(entry_id)
+        if kind is None:
+            raise UnknownId("id", entry_id, self.all_ids())
+        return self.entries[kind][entry_id]
+
+    def require(self, kind: str, entry_id: str, *, what: str | None = None) -> Any:
+        """The entry of `kind` with this id; raises UnknownId naming the closest ids."""
+        table = self.entries[kind]
+        if entry_id not in table:
+            resolved = self.resolve_alias(kind, entry_id)
+            if resolved is not None:
+                return table[resolved]
+            raise UnknownId(what or kind, entry_id, table)
+        return table[entry_id]
+
+    def resolve_alias(self, kind: str, text: str) -> str | None:
+        """The id whose name or alias is `text` (case and spacing ignored), or None."""
+        return self._aliases.get(kind, {}).get(_norm(text))
+
+    @cached_property
+    def _aliases(self) -> dict[str, dict[str, str]]:
+        table: dict[str, dict[str, str]] = {}
+        for kind, entries in self.entries.items():
+            names = table.setdefault(kind, {})
+            for entry_id, entry in entries.items():
+                for alias in [getattr(entry, "name", None), *getattr(entry, "aliases", [])]:
+                    if alias:
+                        names.setdefault(_norm(alias), entry_id)
+        return table
+
+    def all_ids(self) -> list[str]:
+        return sorted(i for table in self.entries.values() for i in table)
+
+    def ids(self, kind: str) -> list[str]:
+        return list(self.entries[kind])
+
+    @cached_property
+    def graph(self) -> nx.MultiDiGraph:
+        """The knowledge graph (built on first use)."""
+        from kbrun.engine.graph import build_graph
+
+        return build_graph(self)
+
+    @cached_property
+    def rules(self) -> CompiledRules:
+        """The rules compiled to experta (compiled on first use)."""
+        from kbrun.engine.rules import compile_rules
+
+        return compile_rules(self)
+
+    @cached_property
+    def settings(self) -> dict[str, list[str]]:
+        """`home`/`gym` -> the equipment ids that setting implies."""
+        result: dict[str, list[str]] = {"home": [], "gym": []}
+        for item in self.equipment.values():
+            for setting in item.settings:
+                result[setting].append(item.id)
+        return result
+
+
+def _norm(text: str) -> str:
+    return " ".join(text.lower().replace("-", " ").replace("_", " ").replace("’", "'").split())

@@ -1,0 +1,310 @@
+"""The schema of every kind of knowledge-base entry (pydantic models, strict about unknown fields)."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator, model_validator
+
+ID_PATTERN = r"^[a-z0-9]+(-[a-z0-9]+)*$"
+SOURCE_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.\-]*$"
+
+Id = Annotated[str, StringConstraints(pattern=ID_PATTERN)]
+SourceId = Annotated[str, StringConstraints(pattern=SOURCE_ID_PATTERN)]
+Text = Annotated[str, StringConstraints(min_length=1, strip_whitespace=True)]
+Weight = Annotated[float, Field(gt=0.0, le=1.0)]
+
+
+def ref(kind: str) -> Any:
+    """Mark a field as holding ids of `kind`; the loader checks every such id exists."""
+    return Field(json_schema_extra={"ref": kind})
+
+
+Category = Literal["strength", "plyometric", "isometric", "mobility", "balance"]
+Impact = Literal["none", "low", "moderate", "high"]
+Intensity = Literal["low", "moderate", "high"]
+Load = Literal["bodyweight", "light", "moderate", "heavy"]
+Region = Literal["hip", "thigh", "knee", "lower-leg", "ankle", "foot", "lower-back", "trunk"]
+Setting = Literal["home", "gym"]
+
+IMPACT_RANK = {"none": 0, "low": 1, "moderate": 2, "high": 3}
+INTENSITY_RANK = {"low": 1, "moderate": 2, "high": 3}
+LOAD_RANK = {"bodyweight": 0, "light": 1, "moderate": 2, "heavy": 3}
+
+
+class Strict(BaseModel):
+    """Base of every schema model: unknown fields are errors, values are not coerced."""
+
+    model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
+
+
+class SourceRef(Strict):
+    """A citation: the id of a source, with an optional short quote or heading."""
+
+    id: Annotated[SourceId, ref("source")]
+    quote: Text | None = None
+
+
+def _sources_field(value: Any) -> Any:
+    if isinstance(value, list):
+        return [{"id": item} if isinstance(item, str) else item for item in value]
+    return value
+
+
+Sources = Annotated[list[SourceRef], Field(min_length=1)]
+
+
+class Cited(Strict):
+    """Anything that must cite at least one source."""
+
+    sources: Sources
+
+    @field_validator("sources", mode="before")
+    @classmethod
+    def _strings_are_ids(cls, value: Any) -> Any:
+        return _sources_field(value)
+
+
+class Entry(Cited):
+    """A top-level entry: an id, a display name and its sources."""
+
+    id: Id
+    name: Text
+
+
+def _span(value: Any) -> Any:
+    """Accept `n` or `[min, max]` for a range and return `(min, max)`."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        return (value, value)
+    if isinstance(value, list) and len(value) == 2:
+        return tuple(value)
+    return value
+
+
+class Dose(Strict):
+    """A prescription: sets, reps or hold time, load, tempo and rest."""
+
+    sets: Annotated[int, Field(ge=1, le=10)]
+    reps: tuple[Annotated[int, Field(ge=1, le=100)], Annotated[int, Field(ge=1, le=100)]] | None = None
+    hold_s: tuple[Annotated[int, Field(ge=1, le=600)], Annotated[int, Field(ge=1, le=600)]] | None = None
+    per_side: bool = False
+    load: Load = "bodyweight"
+    tempo: Text | None = None
+    rest_s: Annotated[int, Field(ge=0, le=600)] | None = None
+
+    _span_reps = field_validator("reps", "hold_s", mode="before")(lambda cls, v: _span(v))
+
+    @model_validator(mode="after")
+    def _reps_or_hold(self) -> Dose:
+        if self.reps is None and self.hold_s is None:
+            raise ValueError("a dose needs reps or hold_s")
+        for span in (self.reps, self.hold_s):
+            if span is not None and span[0] > span[1]:
+                raise ValueError(f"range [{span[0]}, {span[1]}] runs backwards")
+        return self
+
+
+class Source(Strict):
+    id: SourceId
+    kind: Literal["seed", "study", "review", "guideline", "dataset"]
+    title: Text
+    citation: Text | None = None
+
+
+class Muscle(Entry):
+    kind: Literal["muscle", "tissue"]
+    region: Region
+    role: Text
+    opposes: Annotated[list[Id], ref("muscle")] = []
+    aliases: list[Text] = []
+
+
+class Targets(Strict):
+    primary: Annotated[list[Id], Field(min_length=1), ref("muscle")]
+    secondary: Annotated[list[Id], ref("muscle")] = []
+
+
+class Exercise(Entry):
+    aliases: list[Text] = []
+    category: Category
+    pattern: Id
+    targets: Targets
+    equipment: Annotated[list[Id], Field(min_length=1), ref("equipment")]
+    level: Annotated[Id, ref("level")]
+    unilateral: bool
+    impact: Impact = "none"
+    joint_load: dict[Region, Intensity] = {}
+    loadable: bool = False
+    qualities: Annotated[list[Id], ref("quality")] = []
+    progresses_to: Annotated[list[Id], ref("exercise")] = []
+    regresses_to: Annotated[list[Id], ref("exercise")] = []
+    dose: Dose
+    cues: list[Text] = []
+
+
+class Suggestion(Cited):
+    symptom: Annotated[Id, ref("symptom")]
+    weight: Weight
+
+
+class Implication(Cited):
+    muscle: Annotated[Id, ref("muscle")]
+    role: Literal["weak", "overloaded", "tight", "irritated"]
+    weight: Weight
+
+
+class Selector(Strict):
+    """Selects exercises by id, category, pattern, impact (at least) and joint load (at least)."""
+
+    exercises: Annotated[list[Id], ref("exercise")] = []
+    category: Category | None = None
+    pattern: Id | None = None
+    impact: Impact | None = None
+    joint_load: dict[Region, Intensity] = {}
+
+    def is_empty(self) -> bool:
+        return not (self.exercises or self.category or self.pattern or self.impact
+                    or self.joint_load)
+
+    def matches(self, exercise: Exercise) -> bool:
+        """True when the exercise meets every condition this selector names."""
+        if self.exercises and exercise.id not in self.exercises:
+            return False
+        if self.category and exercise.category != self.category:
+            return False
+        if self.pattern and exercise.pattern != self.pattern:
+            return False
+        if self.impact and IMPACT_RANK[exercise.impact] < IMPACT_RANK[self.impact]:
+            return False
+        for region, level in self.joint_load.items():
+            have = exercise.joint_load.get(region)
+            if have is None or INTENSITY_RANK[have] < INTENSITY_RANK[level]:
+                return False
+        return True
+
+
+class Contraindication(Selector):
+    reason: Text
+    phases: Annotated[list[Id], ref("phase")] = []
+    sources: Sources
+
+    _sources = field_validator("sources", mode="before")(lambda cls, v: _sources_field(v))
+
+    @model_validator(mode="after")
+    def _selects_something(self) -> Contraindication:
+        if self.is_empty():
+            raise ValueError("a contraindication needs at least one of exercises, category, "
+                             "pattern, impact or joint_load")
+        return self
+
+
+class Injury(Entry):
+    aliases: list[Text] = []
+    region: Region
+    suggested_by: list[Suggestion] = []
+    implicates: Annotated[list[Implication], Field(min_length=1)]
+    contraindications: list[Contraindication] = []
+
+
+class Symptom(Entry):
+    region: Region
+    description: Text | None = None
+    aliases: list[Text] = []
+
+
+class RedFlag(Entry):
+    message: Text
+    region: Region | None = None
+
+
+class Phase(Entry):
+    order: Annotated[int, Field(ge=1)]
+    aim: Text
+    sessions_per_week: tuple[Annotated[int, Field(ge=0, le=7)], Annotated[int, Field(ge=0, le=7)]]
+
+    _span = field_validator("sessions_per_week", mode="before")(lambda cls, v: _span(v))
+
+
+class Goal(Entry):
+    favours: Annotated[list[Id], ref("quality")] = []
+    categories: list[Category] = []
+
+
+class Quality(Entry):
+    description: Text | None = None
+
+
+class Level(Entry):
+    rank: Annotated[int, Field(ge=1, le=10)]
+    description: Text | None = None
+
+
+class Equipment(Entry):
+    settings: list[Setting] = []
+
+
+class Claim(Cited):
+    id: Id
+    topic: Id
+    statement: Text
+
+
+FieldType = Literal["id", "number", "text", "bool"]
+
+
+class FactKind(Cited):
+    """A fact kind that rules may assert and match, declared in a knowledge base."""
+
+    id: Id
+    description: Text
+    fields: dict[Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_]*$")], FieldType]
+
+
+class RuleSpec(Cited):
+    """A rule as written; its `when`/`then` bodies are checked by the rule compiler."""
+
+    id: Id
+    description: Text
+    salience: int = 0
+    when: Annotated[list[Any], Field(min_length=1)]
+    then: Annotated[list[Any], Field(min_length=1)]
+
+
+class Requirement(Cited):
+    id: Id
+    description: Text
+    regions: list[Region] = []
+    unilateral: bool | None = None
+    category: Category | None = None
+    at_least: Annotated[int, Field(ge=1)] = 1
+
+
+class Selection(Cited):
+    """How a session is assembled: coverage requirements, balance and variety."""
+
+    id: Id
+    description: Text
+    max_per_pattern: Annotated[int, Field(ge=1)] = 1
+    balance_opposing: bool = True
+    require: list[Requirement] = []
+
+
+# section name in a file -> (kind name, model)
+SECTIONS: dict[str, tuple[str, type[Strict]]] = {
+    "sources": ("source", Source),
+    "muscles": ("muscle", Muscle),
+    "exercises": ("exercise", Exercise),
+    "injuries": ("injury", Injury),
+    "symptoms": ("symptom", Symptom),
+    "red_flags": ("red-flag", RedFlag),
+    "phases": ("phase", Phase),
+    "goals": ("goal", Goal),
+    "qualities": ("quality", Quality),
+    "levels": ("level", Level),
+    "equipment": ("equipment", Equipment),
+    "claims": ("claim", Claim),
+    "facts": ("fact", FactKind),
+    "rules": ("rule", RuleSpec),
+    "selection": ("selection", Selection),
+}
+KIND_SECTION = {kind: section for section, (kind, _model) in SECTIONS.items()}

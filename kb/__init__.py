@@ -1,0 +1,1 @@
+"""The built-in knowledge base of kbrun: YAML data only, read through importlib.resources."""
