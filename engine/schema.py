@@ -249,7 +249,7 @@ class Claim(Cited):
     statement: Text
 
 
-FieldType = Literal["id", "number", "text", "bool"]
+FieldType = Annotated[str, StringConstraints(pattern=r"^(id(:[a-z-]+)?|number|text|bool|region|category)$")]
 
 
 class FactKind(Cited):

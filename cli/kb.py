@@ -1,0 +1,107 @@
+"""`kbrun kb ...`: check, browse and export the knowledge base."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+
+from kbrun.cli.options import Format, FormatOpt, GraphFormat, KbOpt
+
+kb_app = typer.Typer(help="Check, browse and export the knowledge base.", no_args_is_help=True)
+
+
+def _load(kb_dirs: list | None):  # noqa: ANN202
+    from kbrun.cli.main import load
+
+    return load(kb_dirs)
+
+
+@kb_app.command()
+def validate(kb: KbOpt = None, format: FormatOpt = Format.text) -> None:
+    """Check every file: syntax, schema, ids, references, progressions and rules."""
+    from kbrun.cli import render
+    from kbrun.engine.browse import kb_stats
+
+    knowledge = _load(kb)
+    stats = kb_stats(knowledge)
+    summary = {"valid": True, "layers": stats["layers"], "entries": stats["entries"],
+               "rules": stats["rules"], "edges": stats["edges"]}
+    if format is Format.text:
+        counts = ", ".join(f"{n} {k}" for k, n in stats["entries"].items() if n)
+        typer.echo(f"Knowledge base is valid ({' + '.join(stats['layers'])}): {counts}; "
+                   f"{stats['edges']} graph links.")
+        return
+    render.mapping(summary, format.value, "Knowledge base is valid")
+
+
+@kb_app.command("list")
+def list_(
+    kind: Annotated[str, typer.Argument(help="exercises, muscles, injuries, symptoms, goals, "
+                                             "phases, equipment, rules, red-flags, levels, "
+                                             "qualities, sources, claims or facts.")],
+    kb: KbOpt = None, format: FormatOpt = Format.text,
+) -> None:
+    """List the entries of one kind."""
+    from kbrun.cli import render
+    from kbrun.engine.browse import list_entries
+
+    render.rows(list_entries(_load(kb), kind), format.value, kind)
+
+
+@kb_app.command()
+def show(
+    entry_id: Annotated[str, typer.Argument(metavar="ID", help="Any id, e.g. clamshell.")],
+    kb: KbOpt = None, format: FormatOpt = Format.text,
+) -> None:
+    """Show one entry: its attributes, sources, and every link in and out of it."""
+    from kbrun.cli import render
+    from kbrun.engine.browse import show_entry
+
+    render.entry(show_entry(_load(kb), entry_id), format.value)
+
+
+@kb_app.command()
+def graph(
+    format: Annotated[GraphFormat, typer.Option("--format", "-f", help="Export format.")
+                      ] = GraphFormat.dot,
+    output: Annotated[Optional[Path], typer.Option("--output", "-o",
+                                                   help="Write to this file (default: stdout).",
+                                                   dir_okay=False)] = None,
+    focus: Annotated[Optional[str], typer.Option(help="Only the neighbourhood of this id.")
+                     ] = None,
+    depth: Annotated[int, typer.Option(min=0, max=10, help="Links from --focus to include.")
+                     ] = 1,
+    kb: KbOpt = None,
+) -> None:
+    """Export the knowledge graph as DOT, GraphML, node-link JSON or Mermaid."""
+    from kbrun.engine.errors import KbrunError, UnknownId
+    from kbrun.engine.export import export
+    from kbrun.engine.graph import neighbourhood
+
+    knowledge = _load(kb)
+    selected = knowledge.graph
+    if focus is not None:
+        if focus not in selected:
+            raise UnknownId("id", focus, list(selected.nodes), context="--focus")
+        selected = neighbourhood(selected, focus, depth)
+    text = export(selected, format.value)
+    if output is None:
+        typer.echo(text, nl=False)
+        return
+    try:
+        output.write_text(text, encoding="utf-8")
+    except OSError as err:
+        raise KbrunError(f"cannot write '{output}': {err.strerror}") from err
+    typer.echo(f"Wrote {selected.number_of_nodes()} nodes and {selected.number_of_edges()} links "
+               f"to {output} ({format.value}).", err=True)
+
+
+@kb_app.command()
+def stats(kb: KbOpt = None, format: FormatOpt = Format.text) -> None:
+    """Counts of entries, links and rules, and how often each seed is cited."""
+    from kbrun.cli import render
+    from kbrun.engine.browse import kb_stats
+
+    render.mapping(kb_stats(_load(kb)), format.value, "Knowledge base statistics")

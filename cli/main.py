@@ -1,0 +1,133 @@
+"""The `kbrun` application: global options, error handling, and the consultation commands."""
+
+from __future__ import annotations
+
+import sys
+import traceback
+from typing import Annotated, Any, Optional
+
+import typer
+from typer.core import TyperGroup
+
+
+from kbrun.cli.options import (
+    EquipmentOpt, Format, FormatOpt, GoalOpt, InjuryOpt, KbOpt, LevelOpt, LimitOpt, PainOpt,
+    PhaseOpt, ProfileOpt, RedFlagOpt, SettingOpt, SymptomOpt,
+)
+
+_state = {"debug": False}
+
+
+class KbrunGroup(TyperGroup):
+    """Turns every input error into one `Error: ...` line on stderr and exit code 2, and an
+    unexpected failure into one line and exit code 1 (with the traceback under --debug)."""
+
+    def main(self, args: Any = None, prog_name: Any = None, complete_var: Any = None,
+             standalone_mode: bool = True, **extra: Any) -> Any:
+        from kbrun.engine.errors import KbrunError
+
+        try:
+            result = super().main(args, prog_name, complete_var, standalone_mode=False, **extra)
+        except typer.Abort:
+            typer.echo("Aborted.", err=True)
+            sys.exit(1)
+        except typer.TyperException as err:
+            if type(err).__name__ == "NoArgsIsHelpError":  # bare `kbrun`: show the help
+                typer.echo(err.format_message())
+                sys.exit(0)
+            typer.echo(f"Error: {err.format_message()}", err=True)
+            sys.exit(err.exit_code)
+        except KbrunError as err:
+            _report_kb_error(err)
+            sys.exit(2)
+        except typer.Exit as err:
+            sys.exit(err.exit_code)
+        except Exception as err:  # noqa: BLE001 - the one place a bug is reported
+            if _state["debug"]:
+                traceback.print_exc()
+            typer.echo(f"Error: internal error ({type(err).__name__}: {err}); re-run with "
+                       "--debug for the traceback and report it.", err=True)
+            sys.exit(1)
+        if not standalone_mode:
+            return result
+        sys.exit(result if isinstance(result, int) else 0)
+
+
+def _report_kb_error(err: Exception) -> None:
+    errors = getattr(err, "errors", None)
+    if errors and len(errors) > 1:
+        for item in errors:
+            typer.echo(str(item), err=True)
+        typer.echo(f"Error: the knowledge base has {len(errors)} errors (listed above)", err=True)
+    else:
+        typer.echo(f"Error: {err}", err=True)
+
+
+app = typer.Typer(cls=KbrunGroup, no_args_is_help=True, add_completion=False,
+                  pretty_exceptions_enable=False, rich_markup_mode=None,
+                  help="kbrun: which leg-strength exercises a runner should do, how much, and why.")
+
+
+def _version(value: bool) -> None:
+    if value:
+        from importlib.metadata import version
+
+        typer.echo(f"kbrun {version('kbrun')}")
+        raise typer.Exit()
+
+
+@app.callback()
+def cli(
+    version: Annotated[Optional[bool], typer.Option(
+        "--version", callback=_version, is_eager=True, help="Show the version and exit.")] = None,
+    debug: Annotated[bool, typer.Option("--debug", help="Show tracebacks of internal errors.")
+                     ] = False,
+) -> None:
+    """kbrun: which leg-strength exercises a runner should do, how much, and why."""
+    _state["debug"] = debug
+
+
+def load(kb_dirs: list | None):  # noqa: ANN201 - KnowledgeBase, imported lazily
+    """The knowledge base with the --kb folders layered over the built-in one."""
+    from kbrun.engine import load_kb
+
+    return load_kb(kb_dirs or ())
+
+
+def profile_of(kb: Any, profile: Any, **flags: Any) -> Any:
+    from kbrun.engine.profile import profile_from_inputs
+
+    return profile_from_inputs(kb, profile, **flags)
+
+
+@app.command()
+def advise(
+    symptom: SymptomOpt = None, injury: InjuryOpt = None, goal: GoalOpt = None,
+    phase: PhaseOpt = None, level: LevelOpt = None, equipment: EquipmentOpt = None,
+    setting: SettingOpt = None, red_flag: RedFlagOpt = None, pain: PainOpt = None,
+    limit: LimitOpt = None, profile: ProfileOpt = None, kb: KbOpt = None,
+    format: FormatOpt = Format.text,
+    trace: Annotated[bool, typer.Option("--trace", help="Include every rule firing in order.")
+                     ] = False,
+) -> None:
+    """A ranked, dosed session of leg-strength exercises for this runner."""
+    from kbrun.cli import render
+    from kbrun.engine import advise as consult
+
+    knowledge = load(kb)
+    runner = profile_of(knowledge, profile, symptoms=symptom, injuries=injury, goals=goal,
+                        phase=phase, level=level, equipment=equipment,
+                        setting=setting.value if setting else None, red_flags=red_flag,
+                        pain=pain, limit=limit)
+    result = consult(runner, knowledge)
+    render.advice(result, knowledge, format.value, trace=trace)
+
+
+from kbrun.cli import kb as _kb  # noqa: E402  (registers the `kb` command group)
+
+app.add_typer(_kb.kb_app, name="kb")
+
+
+def main() -> None:
+    """Console-script entry point."""
+    app()

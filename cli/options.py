@@ -1,0 +1,65 @@
+"""Options shared by several commands, as typer Annotated types."""
+
+from __future__ import annotations
+
+from enum import Enum
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+
+
+class Format(str, Enum):
+    text = "text"
+    json = "json"
+    markdown = "markdown"
+
+
+class GraphFormat(str, Enum):
+    dot = "dot"
+    graphml = "graphml"
+    json = "json"
+    mermaid = "mermaid"
+
+
+class Setting(str, Enum):
+    home = "home"
+    gym = "gym"
+
+
+PROFILE = "Profile"
+
+FormatOpt = Annotated[Format, typer.Option("--format", "-f", help="Output format.")]
+KbOpt = Annotated[Optional[list[Path]], typer.Option(
+    "--kb", help="Extra knowledge-base folder layered over the built-in one (repeatable).",
+    file_okay=False)]
+SymptomOpt = Annotated[Optional[list[str]], typer.Option(
+    "--symptom", "-s", help="A symptom, e.g. knee-pain (repeatable).", rich_help_panel=PROFILE)]
+InjuryOpt = Annotated[Optional[list[str]], typer.Option(
+    "--injury", "-i", help="A diagnosed injury, e.g. runners-knee (repeatable).",
+    rich_help_panel=PROFILE)]
+GoalOpt = Annotated[Optional[list[str]], typer.Option(
+    "--goal", "-g", help="A goal: speed, endurance, hills, injury-prevention, power, stability "
+    "(repeatable).", rich_help_panel=PROFILE)]
+PhaseOpt = Annotated[Optional[str], typer.Option(
+    "--phase", "-p", help="Training phase: off-season (default), pre-season, race-season, taper, "
+    "recovery.", rich_help_panel=PROFILE)]
+LevelOpt = Annotated[Optional[str], typer.Option(
+    "--level", "-l", help="beginner, intermediate (default) or advanced.", rich_help_panel=PROFILE)]
+EquipmentOpt = Annotated[Optional[list[str]], typer.Option(
+    "--equipment", "-e", help="Equipment you have (repeatable; default: all).",
+    rich_help_panel=PROFILE)]
+SettingOpt = Annotated[Optional[Setting], typer.Option(
+    "--setting", help="Shorthand for the equipment of a typical home or gym.",
+    rich_help_panel=PROFILE)]
+RedFlagOpt = Annotated[Optional[list[str]], typer.Option(
+    "--red-flag", help="A red flag: swelling, night-pain, numbness, cannot-bear-weight, "
+    "sharp-pain, pain-at-rest (repeatable).", rich_help_panel=PROFILE)]
+PainOpt = Annotated[Optional[int], typer.Option(
+    "--pain", help="Pain during or after running, 0-10.", rich_help_panel=PROFILE)]
+LimitOpt = Annotated[Optional[int], typer.Option(
+    "--limit", "-n", help="Exercises in the session (default 6, at most 20).",
+    rich_help_panel=PROFILE)]
+ProfileOpt = Annotated[Optional[Path], typer.Option(
+    "--profile", help="A YAML or JSON file with the profile fields; options override it.",
+    rich_help_panel=PROFILE)]

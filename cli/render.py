@@ -1,0 +1,224 @@
+"""Rendering engine results as text (rich), JSON and Markdown. No reasoning happens here."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from typing import TYPE_CHECKING, Any
+
+import typer
+
+if TYPE_CHECKING:
+    from kbrun.engine.advice import Advice
+    from kbrun.engine.knowledge import KnowledgeBase
+
+
+def console():  # noqa: ANN201 - rich.console.Console, imported lazily
+    from rich.console import Console
+
+    width = max(100, shutil.get_terminal_size((120, 24)).columns)
+    return Console(width=width, highlight=False, soft_wrap=False)
+
+
+def emit_json(data: Any) -> None:
+    typer.echo(json.dumps(data, indent=2, ensure_ascii=False, sort_keys=False))
+
+
+def _md_cell(value: Any) -> str:
+    if isinstance(value, (list, tuple)):
+        value = ", ".join(str(v) for v in value)
+    return str(value if value is not None else "").replace("|", "\\|").replace("\n", " ")
+
+
+def md_table(headers: list[str], rows: list[list[Any]]) -> str:
+    lines = ["| " + " | ".join(headers) + " |", "|" + "---|" * len(headers)]
+    lines += ["| " + " | ".join(_md_cell(c) for c in row) + " |" for row in rows]
+    return "\n".join(lines)
+
+
+# -- advice --------------------------------------------------------------------------------------
+
+def _dose_cells(rec: Any) -> tuple[str, str]:
+    p = rec.prescription
+    rest = f", rest {p.rest_s} s" if p.rest_s else ""
+    return p.summary(), f"{p.load}{rest}"
+
+
+def _profile_line(advice: Advice) -> str:
+    p = advice.profile
+    parts = [f"phase {p.phase}", f"level {p.level}"]
+    for label, values in (("symptoms", p.symptoms), ("injuries", p.injuries),
+                          ("goals", p.goals), ("red flags", p.red_flags)):
+        if values:
+            parts.append(f"{label} {', '.join(values)}")
+    if p.pain is not None:
+        parts.append(f"pain {p.pain}/10")
+    return "; ".join(parts)
+
+
+def _findings_line(advice: Advice, kind: str, limit: int = 6) -> str:
+    items = [f for f in advice.findings if f.kind == kind][:limit]
+    return ", ".join(f"{f.id} ({f.certainty:.2f})" for f in items)
+
+
+def advice(result: Advice, kb: KnowledgeBase, fmt: str, *, trace: bool = False) -> None:
+    """Print advice in the chosen format."""
+    if fmt == "json":
+        emit_json(result.to_dict(trace=trace))
+        return
+    if fmt == "markdown":
+        typer.echo(advice_markdown(result, trace=trace))
+        return
+    from rich.table import Table
+
+    out = console()
+    out.print(f"[bold]kbrun session[/bold] — {_profile_line(result)}")
+    low, high = result.sessions_per_week
+    out.print(f"{low}-{high} sessions a week" if low != high else f"{low} session(s) a week")
+    suspected = _findings_line(result, "injury")
+    if suspected:
+        out.print(f"Suspected: {suspected}")
+    protected = [f.id for f in result.findings if f.kind == "protected-region"]
+    if protected:
+        out.print(f"Protected regions: {', '.join(protected)}")
+    table = Table(show_lines=False, header_style="bold")
+    for column in ("#", "Exercise", "Sets x reps", "Load", "Score", "Why"):
+        table.add_column(column, overflow="fold")
+    for rec in result.recommendations:
+        dose, load = _dose_cells(rec)
+        table.add_row(str(rec.rank), rec.name, dose, load, f"{rec.score:.2f}", rec.reasons[0])
+    if result.recommendations:
+        out.print(table)
+    else:
+        out.print("[bold]No exercise fits this profile.[/bold] See the warnings below.")
+    if result.schedule:
+        out.print("[bold]When[/bold]")
+        for note in result.schedule:
+            follows = f" (follows {note.follows})" if note.follows else ""
+            out.print(f"  - {note.note}{follows}")
+    shown = [a for a in result.avoid if a.rules and a.rules[0] != "exclude-without-equipment"]
+    if shown:
+        out.print("[bold]Avoid[/bold]")
+        for item in shown[:12]:
+            out.print(f"  - {item.name}: {item.reason}")
+        if len(shown) > 12:
+            out.print(f"  ... and {len(shown) - 12} more (--format json lists all)")
+    if result.warnings:
+        out.print("[bold]Warnings[/bold]")
+        for warning in result.warnings:
+            out.print(f"  ! {warning.kind}: {warning.message}")
+    if trace:
+        from kbrun.engine.inference import trace_records
+
+        out.print("[bold]Trace[/bold]")
+        for step in trace_records(result.consultation):
+            out.print(f"  {step['step']:4d} {step['rule']}: {'; '.join(step['matched'])} "
+                      f"=> {'; '.join(step['asserted'])}", markup=False)
+    out.print("Ask why: kbrun why EXERCISE (same options) · why not: kbrun why-not EXERCISE")
+
+
+def advice_markdown(result: Advice, *, trace: bool = False) -> str:
+    lines = ["# kbrun session", "", f"_{_profile_line(result)}_", ""]
+    low, high = result.sessions_per_week
+    lines.append(f"Sessions a week: {low}-{high}" if low != high else f"Sessions a week: {low}")
+    lines.append("")
+    rows = []
+    for rec in result.recommendations:
+        dose, load = _dose_cells(rec)
+        rows.append([rec.rank, rec.name, dose, load, f"{rec.score:.2f}", rec.reasons[0]])
+    lines += [md_table(["#", "Exercise", "Sets x reps", "Load", "Score", "Why"], rows), ""]
+    if result.schedule:
+        lines += ["## When", ""] + [f"- {n.note}" + (f" (follows `{n.follows}`)" if n.follows
+                                                      else "") for n in result.schedule] + [""]
+    if result.avoid:
+        lines += ["## Avoid", ""] + [f"- **{a.name}**: {a.reason}" for a in result.avoid] + [""]
+    if result.warnings:
+        lines += ["## Warnings", ""] + [f"- **{w.kind}**: {w.message}" for w in result.warnings]
+    if trace:
+        from kbrun.engine.inference import trace_records
+
+        lines += ["", "## Trace", ""]
+        lines += [f"{s['step']}. `{s['rule']}`: {'; '.join(s['matched'])} → "
+                  f"{'; '.join(s['asserted'])}" for s in trace_records(result.consultation)]
+    return "\n".join(lines)
+
+
+# -- knowledge base ------------------------------------------------------------------------------
+
+def rows(items: list[dict[str, Any]], fmt: str, title: str) -> None:
+    """A listing of entries (each a dict with at least id and name)."""
+    if fmt == "json":
+        emit_json(items)
+        return
+    headers = [k for k in (items[0] if items else {"id": 0, "name": 0}) if k != "sources"]
+    if fmt == "markdown":
+        typer.echo(f"# {title}\n\n" + md_table(headers, [[r.get(h) for h in headers]
+                                                       for r in items]))
+        return
+    from rich.table import Table
+
+    table = Table(title=title, header_style="bold")
+    for header in headers:
+        table.add_column(header, overflow="fold")
+    for item in items:
+        table.add_row(*[_md_cell(item.get(h)).replace("\\|", "|") for h in headers])
+    console().print(table)
+
+
+def entry(data: dict[str, Any], fmt: str) -> None:
+    """One knowledge-base entry with its sources and edges."""
+    if fmt == "json":
+        emit_json(data)
+        return
+    skip = {"id", "kind", "name", "sources", "edges", "defined_at"}
+    attrs = [(k, v) for k, v in data.items() if k not in skip]
+    if fmt == "markdown":
+        lines = [f"# {data['name']} (`{data['id']}`, {data['kind']})", ""]
+        lines += [f"- **{k}**: {_md_cell(json.dumps(v) if isinstance(v, dict) else v)}"
+                  for k, v in attrs]
+        lines += ["", "## Sources", ""] + [f"- {s['id']}" + (f": {s['title']}" if s.get("title")
+                                                          else "") for s in data["sources"]]
+        lines += ["", "## Links", "", md_table(
+            ["from", "relation", "to", "details", "sources"],
+            [[e["from"], e["relation"], e["to"], _details(e), e["sources"]] for e in data["edges"]])]
+        typer.echo("\n".join(lines))
+        return
+    out = console()
+    out.print(f"[bold]{data['name']}[/bold] ({data['id']}, {data['kind']}) — {data['defined_at']}")
+    for key, value in attrs:
+        shown = json.dumps(value, ensure_ascii=False) if isinstance(value, (dict, list)) else value
+        out.print(f"  {key}: {shown}", markup=False)
+    out.print("[bold]Sources[/bold]")
+    for source in data["sources"]:
+        quote = f' — "{source["quote"]}"' if source.get("quote") else ""
+        out.print(f"  - {source['id']}" + (f": {source['title']}" if source.get("title") else "")
+                  + quote, markup=False)
+    if data["edges"]:
+        out.print("[bold]Links[/bold]")
+        for edge in data["edges"]:
+            details = _details(edge)
+            out.print(f"  {edge['from']} -[{edge['relation']}]-> {edge['to']}"
+                      + (f" ({details})" if details else "")
+                      + (f"  [{', '.join(edge['sources'])}]" if edge["sources"] else ""),
+                      markup=False)
+
+
+def _details(edge: dict[str, Any]) -> str:
+    return ", ".join(f"{k}={edge[k]}" for k in ("role", "weight", "reason", "phases")
+                     if k in edge)
+
+
+def mapping(data: dict[str, Any], fmt: str, title: str) -> None:
+    """A nested mapping such as `kb stats`."""
+    if fmt == "json":
+        emit_json(data)
+        return
+    lines = [f"# {title}" if fmt == "markdown" else title]
+    for key, value in data.items():
+        if isinstance(value, dict):
+            lines.append(f"{'- ' if fmt == 'markdown' else ''}{key}:")
+            lines += [f"{'  - ' if fmt == 'markdown' else '  '}{k}: {v}" for k, v in value.items()]
+        else:
+            shown = ", ".join(map(str, value)) if isinstance(value, list) else value
+            lines.append(f"{'- ' if fmt == 'markdown' else ''}{key}: {shown}")
+    typer.echo("\n".join(lines))

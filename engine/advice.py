@@ -1,0 +1,196 @@
+"""The result of a consultation as plain values (dataclasses), and their JSON-contract form."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from kbrun.engine.inference import Consultation
+    from kbrun.engine.profile import Profile
+
+
+@dataclass(frozen=True)
+class Finding:
+    kind: str            # injury | focus | quality | protected-region
+    id: str
+    certainty: float
+    rules: tuple[str, ...]
+    causes: tuple[str, ...] = ()
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"kind": self.kind, "id": self.id, "certainty": self.certainty,
+                "rules": list(self.rules), "causes": list(self.causes)}
+
+
+@dataclass(frozen=True)
+class Prescription:
+    sets: int
+    reps_min: int | None
+    reps_max: int | None
+    per_side: bool
+    load: str
+    tempo: str | None
+    rest_s: int | None
+    sessions_per_week: int
+    hold_s_min: int | None = None
+    hold_s_max: int | None = None
+    notes: tuple[str, ...] = ()
+
+    def to_dict(self) -> dict[str, Any]:
+        data: dict[str, Any] = {
+            "sets": self.sets, "reps_min": self.reps_min, "reps_max": self.reps_max,
+            "per_side": self.per_side, "load": self.load, "tempo": self.tempo,
+            "rest_s": self.rest_s, "sessions_per_week": self.sessions_per_week,
+        }
+        if self.hold_s_min is not None:
+            data["hold_s_min"], data["hold_s_max"] = self.hold_s_min, self.hold_s_max
+        if self.notes:
+            data["notes"] = list(self.notes)
+        return data
+
+    def summary(self) -> str:
+        """`3 x 12-15 per side` or `3 x 30-45 s hold`."""
+        if self.reps_min is not None:
+            reps = (f"{self.reps_min}" if self.reps_min == self.reps_max
+                    else f"{self.reps_min}-{self.reps_max}")
+        else:
+            hold = (f"{self.hold_s_min}" if self.hold_s_min == self.hold_s_max
+                    else f"{self.hold_s_min}-{self.hold_s_max}")
+            reps = f"{hold} s hold"
+        return f"{self.sets} x {reps}" + (" per side" if self.per_side else "")
+
+
+@dataclass(frozen=True)
+class Contribution:
+    """One piece of evidence for an exercise: a recommendation fact and the rules behind it."""
+
+    weight: float
+    reason: str
+    rules: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class DoseStep:
+    """A dosing decision applied to an exercise, in the order applied."""
+
+    rule: str
+    priority: int
+    changes: tuple[tuple[str, Any], ...]
+    follows: str | None
+    note: str | None
+
+
+@dataclass
+class Recommendation:
+    rank: int
+    exercise: str
+    name: str
+    score: float
+    prescription: Prescription
+    targets: list[str]
+    reasons: list[str]
+    rules: list[str]
+    sources: list[str]
+    contributions: list[Contribution] = field(default_factory=list)
+    dose_steps: list[DoseStep] = field(default_factory=list)
+    selection_note: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"rank": self.rank, "exercise": self.exercise, "name": self.name,
+                "score": self.score, "prescription": self.prescription.to_dict(),
+                "targets": list(self.targets), "reasons": list(self.reasons),
+                "rules": list(self.rules), "sources": list(self.sources)}
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """An exercise that had evidence and was not ruled out, with its score."""
+
+    exercise: str
+    score: float
+    pattern: str
+
+
+@dataclass(frozen=True)
+class Avoid:
+    exercise: str
+    name: str
+    reason: str
+    rules: tuple[str, ...]
+    reasons: tuple[str, ...] = ()
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"exercise": self.exercise, "name": self.name, "reason": self.reason,
+                "rules": list(self.rules)}
+
+
+@dataclass(frozen=True)
+class Warning:
+    kind: str
+    message: str
+    rules: tuple[str, ...] = ()
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"kind": self.kind, "message": self.message, "rules": list(self.rules)}
+
+
+@dataclass(frozen=True)
+class ScheduleNote:
+    note: str
+    follows: str | None
+    rule: str
+    sources: tuple[str, ...]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"note": self.note, "follows": self.follows, "rule": self.rule,
+                "sources": list(self.sources)}
+
+
+@dataclass(frozen=True)
+class Skipped:
+    """A candidate that was not picked, and why (variety, requirement swap, limit)."""
+
+    exercise: str
+    score: float
+    why: str
+    instead: str | None = None
+
+
+@dataclass
+class Advice:
+    """A ranked, dosed session and everything needed to explain it."""
+
+    profile: Profile
+    findings: list[Finding]
+    recommendations: list[Recommendation]
+    avoid: list[Avoid]
+    warnings: list[Warning]
+    schedule: list[ScheduleNote]
+    sessions_per_week: tuple[int, int]
+    candidates: list[Candidate]
+    skipped: list[Skipped]
+    consultation: Consultation = field(repr=False)
+
+    def recommendation(self, exercise: str) -> Recommendation | None:
+        return next((r for r in self.recommendations if r.exercise == exercise), None)
+
+    def avoided(self, exercise: str) -> Avoid | None:
+        return next((a for a in self.avoid if a.exercise == exercise), None)
+
+    def to_dict(self, *, trace: bool = False) -> dict[str, Any]:
+        """The JSON contract of `kbrun advise --format json` (SPEC.md)."""
+        from kbrun.engine.inference import trace_records
+
+        data: dict[str, Any] = {
+            "profile": self.profile.to_dict(),
+            "findings": [f.to_dict() for f in self.findings],
+            "recommendations": [r.to_dict() for r in self.recommendations],
+            "avoid": [a.to_dict() for a in self.avoid],
+            "warnings": [w.to_dict() for w in self.warnings],
+            "schedule": {"sessions_per_week": list(self.sessions_per_week),
+                         "notes": [s.to_dict() for s in self.schedule]},
+        }
+        if trace:
+            data["trace"] = trace_records(self.consultation)
+        return data

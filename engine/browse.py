@@ -1,0 +1,125 @@
+"""Browsing the knowledge base: listings, one entry with its links, and statistics, as values."""
+
+from __future__ import annotations
+
+from collections import Counter
+from typing import TYPE_CHECKING, Any
+
+from kbrun.engine.errors import UnknownId
+from kbrun.engine.graph import source_ids
+
+if TYPE_CHECKING:
+    from kbrun.engine.knowledge import KnowledgeBase
+
+# `kbrun kb list KIND` names -> entry kind
+LISTABLE = {
+    "exercises": "exercise", "muscles": "muscle", "injuries": "injury", "symptoms": "symptom",
+    "goals": "goal", "phases": "phase", "equipment": "equipment", "rules": "rule",
+    "red-flags": "red-flag", "levels": "level", "qualities": "quality", "sources": "source",
+    "claims": "claim", "facts": "fact",
+}
+# the attributes shown as columns in a listing, per kind
+_COLUMNS = {
+    "exercise": ("category", "level", "equipment", "unilateral"),
+    "muscle": ("kind", "region"),
+    "injury": ("region",),
+    "symptom": ("region",),
+    "phase": ("order", "sessions_per_week"),
+    "goal": ("favours",),
+    "equipment": ("settings",),
+    "rule": ("salience", "description"),
+    "level": ("rank",),
+    "source": ("kind",),
+    "claim": ("topic",),
+    "fact": ("description",),
+}
+
+
+def list_entries(kb: KnowledgeBase, kind_name: str) -> list[dict[str, Any]]:
+    """One row per entry of a kind: id, name, and the attributes that tell entries apart."""
+    if kind_name not in LISTABLE:
+        raise UnknownId("kind", kind_name, LISTABLE, context="kb list")
+    kind = LISTABLE[kind_name]
+    rows = []
+    for entry_id, entry in kb.entries[kind].items():
+        data = entry.model_dump(mode="json")
+        row: dict[str, Any] = {"id": entry_id,
+                               "name": data.get("name") or data.get("title")
+                               or data.get("description") or data.get("statement") or entry_id}
+        for column in _COLUMNS.get(kind, ()):
+            row[column] = data.get(column)
+        if "sources" in data:
+            row["sources"] = [s["id"] for s in data["sources"]]
+        rows.append(row)
+    return rows
+
+
+def show_entry(kb: KnowledgeBase, entry_id: str) -> dict[str, Any]:
+    """An entry with all its attributes, its sources (with titles), and every graph edge that
+    leaves or enters it. Rules and fact kinds are shown as written."""
+    kind = kb.kind_of(entry_id)
+    if kind is None:
+        for candidate_kind in ("exercise", "muscle", "injury", "symptom"):
+            alias = kb.resolve_alias(candidate_kind, entry_id)
+            if alias:
+                entry_id, kind = alias, candidate_kind
+                break
+    if kind is None:
+        raise UnknownId("id", entry_id, kb.all_ids(), context="kb show")
+    entry = kb.entries[kind][entry_id]
+    data = entry.model_dump(mode="json", exclude_none=True)
+    result: dict[str, Any] = {"id": entry_id, "kind": kind,
+                              "name": data.pop("name", data.get("title", entry_id))}
+    refs = data.pop("sources", [])
+    data.pop("id", None)
+    result.update(data)
+    result["sources"] = [_source(kb, ref) for ref in refs]
+    result["defined_at"] = str(kb.locations.get(entry_id, ""))
+    edges = []
+    if entry_id in kb.graph:
+        for u, v, key, attrs in kb.graph.out_edges(entry_id, keys=True, data=True):
+            edges.append(_edge(u, v, key, attrs))
+        for u, v, key, attrs in kb.graph.in_edges(entry_id, keys=True, data=True):
+            edges.append(_edge(u, v, key, attrs))
+    edges.sort(key=lambda e: (e["from"] != entry_id, e["relation"], e["from"], e["to"]))
+    result["edges"] = edges
+    return result
+
+
+def _source(kb: KnowledgeBase, ref: dict[str, Any]) -> dict[str, Any]:
+    source = kb.sources.get(ref["id"])
+    item = {"id": ref["id"], "title": source.title if source else None}
+    if ref.get("quote"):
+        item["quote"] = ref["quote"]
+    return item
+
+
+def _edge(u: str, v: str, key: str, attrs: dict[str, Any]) -> dict[str, Any]:
+    edge = {"from": u, "relation": key, "to": v, "sources": list(attrs.get("sources", []))}
+    for name in ("role", "weight", "reason", "phases", "any_of"):
+        if name in attrs and attrs[name] not in (None, [], ""):
+            edge[name] = attrs[name]
+    return edge
+
+
+def kb_stats(kb: KnowledgeBase) -> dict[str, Any]:
+    """Counts of entries by kind, edges by relation, rules, and how well sourced it all is."""
+    graph = kb.graph
+    relations = Counter(key for _, _, key in graph.edges(keys=True))
+    cited = Counter()
+    for kind, table in kb.entries.items():
+        for entry in table.values():
+            for source in source_ids(getattr(entry, "sources", [])):
+                cited[source] += 1
+    seeds = sorted(s for s, e in kb.sources.items() if e.kind == "seed")
+    return {
+        "layers": list(kb.layers),
+        "entries": {kind: len(table) for kind, table in kb.entries.items()},
+        "nodes": graph.number_of_nodes(),
+        "edges": graph.number_of_edges(),
+        "relations": dict(sorted(relations.items())),
+        "rules": len(kb.rule_specs),
+        "sources": len(kb.sources),
+        "citations_per_seed": {s: cited[s] for s in seeds},
+        "uncited_sources": sorted(s for s in kb.sources if cited[s] == 0),
+    }

@@ -1,0 +1,139 @@
+"""The fact kinds rules can match: those the engine declares and those a knowledge base adds."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import lru_cache
+from typing import TYPE_CHECKING, Any
+
+from kbrun.engine._experta import Fact
+from kbrun.engine.schema import Category, Region
+
+if TYPE_CHECKING:
+    from kbrun.engine.knowledge import KnowledgeBase
+
+BASIC_TYPES = ("id", "number", "text", "bool", "region", "category")
+REGIONS = frozenset(Region.__args__)  # type: ignore[attr-defined]
+CATEGORIES = frozenset(Category.__args__)  # type: ignore[attr-defined]
+
+
+@dataclass(frozen=True)
+class FactKindDef:
+    """A fact kind: its fields with their types, and where its facts come from."""
+
+    name: str
+    fields: dict[str, str]   # field -> "id" | "id:KIND" | "number" | "text" | "bool" | "region" | ...
+    origin: str              # profile | graph | action | knowledge-base
+    description: str
+
+    def id_kind(self, field: str) -> str | None:
+        """The entry kind an `id:KIND` field refers to (None for plain `id` or other types)."""
+        kind = self.fields.get(field, "")
+        return kind.split(":", 1)[1] if kind.startswith("id:") else None
+
+
+def _kind(name: str, origin: str, description: str, **fields: str) -> FactKindDef:
+    return FactKindDef(name, dict(fields), origin, description)
+
+
+BUILTIN: dict[str, FactKindDef] = {k.name: k for k in [
+    # What the runner told us.
+    _kind("symptom", "profile", "A symptom the runner reports.", id="id:symptom", region="region"),
+    _kind("diagnosis", "profile", "An injury the runner has been diagnosed with.",
+          injury="id:injury"),
+    _kind("goal", "profile", "A training goal.", id="id:goal"),
+    _kind("phase", "profile", "The current training phase.", id="id:phase", order="number"),
+    _kind("level", "profile", "The runner's level.", id="id:level", rank="number"),
+    _kind("equipment", "profile", "An equipment item the runner has.", id="id:equipment"),
+    _kind("red-flag", "profile", "A red flag the runner reports, with its referral message.",
+          id="id:red-flag", message="text"),
+    _kind("pain", "profile", "Pain during or after running, 0-10.", score="number"),
+    # What the knowledge graph says (declared for the part of the graph a profile can reach).
+    _kind("suggests", "graph", "symptom -[suggests]-> injury", symptom="id:symptom",
+          injury="id:injury", weight="number"),
+    _kind("implicates", "graph", "injury -[implicates]-> muscle or tissue", injury="id:injury",
+          muscle="id:muscle", role="text", weight="number"),
+    _kind("targets", "graph", "exercise -[targets]-> muscle or tissue", exercise="id:exercise",
+          muscle="id:muscle", role="text", weight="number"),
+    _kind("opposes", "graph", "muscle -[opposes]-> muscle", muscle="id:muscle", other="id:muscle"),
+    _kind("develops", "graph", "exercise -[develops]-> quality", exercise="id:exercise",
+          quality="id:quality"),
+    _kind("favours", "graph", "goal -[favours]-> quality", goal="id:goal", quality="id:quality"),
+    _kind("favours-category", "graph", "A goal favours a category of exercise.", goal="id:goal",
+          category="category"),
+    _kind("contraindicated", "graph",
+          "exercise -[contraindicated-for]-> injury; phase is 'any' unless it applies to one phase",
+          exercise="id:exercise", injury="id:injury", reason="text", phase="id"),
+    _kind("needs", "graph", "exercise -[requires]-> equipment (any one item suffices)",
+          exercise="id:exercise", equipment="id:equipment"),
+    _kind("loads", "graph", "How much an exercise loads a region (rank 1 low .. 3 high).",
+          exercise="id:exercise", region="region", rank="number"),
+    _kind("progresses", "graph", "exercise -[progresses-to]-> harder exercise",
+          exercise="id:exercise", to="id:exercise"),
+    _kind("exercise", "graph", "An exercise and its attributes (impact_rank 0 none .. 3 high).",
+          id="id:exercise", category="category", pattern="text", level_rank="number",
+          impact_rank="number", unilateral="bool", loadable="bool"),
+    _kind("muscle", "graph", "A muscle or tissue.", id="id:muscle", region="region", kind="text"),
+    _kind("injury", "graph", "An injury and the region it affects.", id="id:injury",
+          region="region"),
+    # What actions assert.
+    _kind("recommendation", "action", "Evidence for an exercise (from a `recommend` action).",
+          exercise="id:exercise", weight="number", reason="text"),
+    _kind("exclusion", "action", "An exercise ruled out (from an `exclude` action).",
+          exercise="id:exercise", reason="text"),
+    _kind("warning", "action", "A warning (from a `warn` action).", kind="text", message="text"),
+    _kind("dose", "action", "A dosing decision (from a `dose` action); unset selectors are 'any'.",
+          exercise="text", category="text", pattern="text", loadable="text", unilateral="text",
+          sets="number", reps_min="number", reps_max="number", hold_min="number",
+          hold_max="number", load="text", tempo="text", rest_s="number", sessions_min="number",
+          sessions_max="number", follows="text", priority="number", note="text"),
+]}
+
+GRAPH_KINDS = frozenset(k for k, d in BUILTIN.items() if d.origin == "graph")
+PROFILE_KINDS = frozenset(k for k, d in BUILTIN.items() if d.origin == "profile")
+
+
+def fact_kinds(kb: KnowledgeBase) -> dict[str, FactKindDef]:
+    """The built-in fact kinds plus those the knowledge base declares under `facts:`."""
+    kinds = dict(BUILTIN)
+    for spec in kb.fact_kinds.values():
+        kinds[spec.id] = FactKindDef(spec.id, dict(spec.fields), "knowledge-base", spec.description)
+    return kinds
+
+
+@lru_cache(maxsize=None)
+def fact_class(kind: str) -> type[Fact]:
+    """The experta Fact subclass for a fact kind (one class per kind, created once)."""
+    name = "".join(part.capitalize() for part in kind.split("-")) + "Fact"
+    return type(name, (Fact,), {"__module__": __name__, "kind": kind})
+
+
+def make_fact(kind: str, **fields: Any) -> Fact:
+    """A fact of `kind` with these fields."""
+    return fact_class(kind)(**fields)
+
+
+def fact_kind_of(fact: Fact) -> str:
+    return getattr(type(fact), "kind", type(fact).__name__)
+
+
+def fact_fields(fact: Fact) -> dict[str, Any]:
+    """The user fields of an experta fact (without experta's private ones)."""
+    return {k: v for k, v in fact.items() if isinstance(k, str) and not k.startswith("__")}
+
+
+def fact_key(fact: Fact) -> tuple[Any, ...]:
+    """A hashable identity for a fact: its kind and fields."""
+    return (fact_kind_of(fact), tuple(sorted(fact_fields(fact).items())))
+
+
+def describe(fact: Fact) -> str:
+    """A compact, readable rendering such as `suspect(injury=runners-knee, certainty=0.6)`."""
+    fields = ", ".join(f"{k}={_short(v)}" for k, v in fact_fields(fact).items())
+    return f"{fact_kind_of(fact)}({fields})"
+
+
+def _short(value: Any) -> str:
+    if isinstance(value, float):
+        return f"{value:.3g}"
+    return str(value)

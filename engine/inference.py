@@ -1,0 +1,275 @@
+"""One consultation: declare the profile and the graph facts it can need, run the rules, and keep
+a justification for every fact (which rule asserted it from which facts, or which input or graph
+link it came from)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from kbrun.engine._experta import Fact, KnowledgeEngine
+from kbrun.engine.facts import describe, fact_fields, fact_key, fact_kind_of, make_fact
+from kbrun.engine.graph import (
+    CONTRAINDICATED_FOR, DEVELOPS, IMPLICATES, OPPOSES, PROGRESSES_TO, REQUIRES, SUGGESTS,
+    TARGETS, in_edges, out_edges,
+)
+from kbrun.engine.schema import IMPACT_RANK, INTENSITY_RANK
+
+if TYPE_CHECKING:
+    from kbrun.engine.knowledge import KnowledgeBase
+    from kbrun.engine.profile import Profile
+    from kbrun.engine.rules import CompiledRule
+
+FactKey = tuple[Any, ...]
+
+
+@dataclass(frozen=True)
+class Origin:
+    """Where a declared (not derived) fact came from: a profile input or a graph link."""
+
+    kind: str                       # "profile" | "graph"
+    detail: str                     # e.g. "--symptom knee-pain" or "knee-pain -[suggests]-> runners-knee"
+    sources: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Support:
+    """One firing that asserted a fact: the rule and the facts it matched."""
+
+    rule: str
+    firing: int
+    premises: tuple[FactKey, ...]
+
+
+@dataclass(frozen=True)
+class Firing:
+    """One step of the forward-chaining trace."""
+
+    step: int
+    rule: str
+    matched: tuple[FactKey, ...]
+    asserted: tuple[FactKey, ...]
+
+
+@dataclass
+class Consultation:
+    """Working memory after a run, with the justification of each fact and the trace."""
+
+    facts: dict[FactKey, Fact]                       # every fact, in assertion order
+    origins: dict[FactKey, Origin]                   # declared facts
+    support: dict[FactKey, list[Support]]            # derived facts
+    firings: list[Firing]
+
+    def of_kind(self, kind: str) -> list[dict[str, Any]]:
+        """The fields of every fact of `kind`, in assertion order."""
+        return [fact_fields(f) for k, f in self.facts.items() if k[0] == kind]
+
+    def keys_of_kind(self, kind: str) -> list[FactKey]:
+        return [k for k in self.facts if k[0] == kind]
+
+    def fields(self, key: FactKey) -> dict[str, Any]:
+        return dict(key[1])
+
+
+class RecordingEngine(KnowledgeEngine):
+    """An experta engine that records, for every fact asserted by a rule, why it was asserted."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.clear_records()
+
+    def clear_records(self) -> None:
+        self.support: dict[FactKey, list[Support]] = {}
+        self.asserted: dict[FactKey, Fact] = {}
+        self.firings: list[Firing] = []
+
+    def fired(self, rule: CompiledRule, matched: list[Fact], new_facts: list[Fact]) -> None:
+        """Called by every compiled rule's right-hand side."""
+        step = len(self.firings) + 1
+        premises = tuple(fact_key(f) for f in matched)
+        keys = []
+        for fact in new_facts:
+            key = fact_key(fact)
+            keys.append(key)
+            self.support.setdefault(key, []).append(Support(rule.id, step, premises))
+            if key not in self.asserted:
+                self.asserted[key] = fact
+                self.declare(fact)
+        self.firings.append(Firing(step, rule.id, premises, tuple(keys)))
+
+
+class _Declarations:
+    """Collects the facts to declare, each once, with its origin."""
+
+    def __init__(self) -> None:
+        self.facts: dict[FactKey, Fact] = {}
+        self.origins: dict[FactKey, Origin] = {}
+
+    def add(self, kind: str, origin: Origin, **fields: Any) -> None:
+        fact = make_fact(kind, **fields)
+        key = fact_key(fact)
+        if key not in self.facts:
+            self.facts[key] = fact
+            self.origins[key] = origin
+
+
+def _edge_origin(origin: str, relation: str, target: str, attrs: dict[str, Any]) -> Origin:
+    return Origin("graph", f"{origin} -[{relation}]-> {target}", tuple(attrs.get("sources", ())))
+
+
+def _node_origin(kb: KnowledgeBase, node: str) -> Origin:
+    attrs = kb.graph.nodes[node]
+    return Origin("graph", f"{attrs['kind']} {node}", tuple(attrs.get("sources", ())))
+
+
+def relevant(kb: KnowledgeBase, profile: Profile, extra_exercises: Iterable[str] = ()
+             ) -> tuple[set[str], set[str], set[str], set[str]]:
+    """The injuries, muscles, qualities and exercises a profile can reach in the graph.
+
+    Reasoning starts from the profile's ids and from the ids rules name literally, and moves
+    along graph links; only facts about this neighbourhood are declared. This bounds the
+    work of the Rete joins without deciding anything: a rule can only ever match facts about
+    entries it could reach from these anchors.
+    """
+    graph = kb.graph
+    anchors = set(kb.rules.anchors) | set(profile.symptoms) | set(profile.injuries) | set(
+        profile.goals) | set(extra_exercises)
+    injuries = {a for a in anchors if kb.kind_of(a) == "injury"}
+    for symptom in profile.symptoms:
+        injuries.update(t for t, _ in out_edges(graph, symptom, SUGGESTS))
+    muscles = {a for a in anchors if kb.kind_of(a) == "muscle"}
+    for injury in injuries:
+        muscles.update(t for t, _ in out_edges(graph, injury, IMPLICATES))
+    muscles.update({o for m in list(muscles) for o, _ in out_edges(graph, m, OPPOSES)})
+    qualities = {a for a in anchors if kb.kind_of(a) == "quality"}
+    for goal in profile.goals:
+        qualities.update(t for t, _ in out_edges(graph, goal, "favours"))
+    exercises = {a for a in anchors if kb.kind_of(a) == "exercise"}
+    for muscle in muscles:
+        exercises.update(o for o, _ in in_edges(graph, muscle, TARGETS))
+    for quality in qualities:
+        exercises.update(o for o, _ in in_edges(graph, quality, DEVELOPS))
+    steps = {n for e in exercises for n, _ in [*out_edges(graph, e, PROGRESSES_TO),
+                                                 *in_edges(graph, e, PROGRESSES_TO)]}
+    exercises |= steps
+    return injuries, muscles, qualities, exercises
+
+
+def declarations(kb: KnowledgeBase, profile: Profile, extra_exercises: Iterable[str] = ()
+                 ) -> _Declarations:
+    """Every fact a consultation starts from: the profile's, then the graph's."""
+    out = _Declarations()
+    graph = kb.graph
+    for symptom in profile.symptoms:
+        out.add("symptom", Origin("profile", f"--symptom {symptom}"), id=symptom,
+                region=kb.symptoms[symptom].region)
+    for injury in profile.injuries:
+        out.add("diagnosis", Origin("profile", f"--injury {injury}"), injury=injury)
+    for goal in profile.goals:
+        out.add("goal", Origin("profile", f"--goal {goal}"), id=goal)
+        for category in kb.goals[goal].categories:
+            out.add("favours-category", _node_origin(kb, goal), goal=goal, category=category)
+        for quality, attrs in out_edges(graph, goal, "favours"):
+            out.add("favours", _edge_origin(goal, "favours", quality, attrs), goal=goal,
+                    quality=quality)
+    out.add("phase", Origin("profile", f"--phase {profile.phase}"), id=profile.phase,
+            order=kb.phases[profile.phase].order)
+    out.add("level", Origin("profile", f"--level {profile.level}"), id=profile.level,
+            rank=kb.levels[profile.level].rank)
+    for item in profile.equipment:
+        out.add("equipment", Origin("profile", f"--equipment {item}"), id=item)
+    for flag in profile.red_flags:
+        out.add("red-flag", Origin("profile", f"--red-flag {flag}"), id=flag,
+                message=kb.red_flags[flag].message)
+    if profile.pain is not None:
+        out.add("pain", Origin("profile", f"--pain {profile.pain}"), score=profile.pain)
+
+    injuries, muscles, _qualities, exercises = relevant(kb, profile, extra_exercises)
+    for symptom in profile.symptoms:
+        for injury, attrs in out_edges(graph, symptom, SUGGESTS):
+            out.add("suggests", _edge_origin(symptom, SUGGESTS, injury, attrs), symptom=symptom,
+                    injury=injury, weight=attrs["weight"])
+    for injury in sorted(injuries):
+        out.add("injury", _node_origin(kb, injury), id=injury, region=kb.injuries[injury].region)
+        for muscle, attrs in out_edges(graph, injury, IMPLICATES):
+            out.add("implicates", _edge_origin(injury, IMPLICATES, muscle, attrs), injury=injury,
+                    muscle=muscle, role=attrs["role"], weight=attrs["weight"])
+    for exercise_id in sorted(exercises):
+        exercise = kb.exercises[exercise_id]
+        out.add("exercise", _node_origin(kb, exercise_id), id=exercise_id,
+                category=exercise.category, pattern=exercise.pattern,
+                level_rank=kb.levels[exercise.level].rank,
+                impact_rank=IMPACT_RANK[exercise.impact], unilateral=exercise.unilateral,
+                loadable=exercise.loadable)
+        for muscle, attrs in out_edges(graph, exercise_id, TARGETS):
+            muscles.add(muscle)
+            out.add("targets", _edge_origin(exercise_id, TARGETS, muscle, attrs),
+                    exercise=exercise_id, muscle=muscle, role=attrs["role"],
+                    weight=attrs["weight"])
+        for item, attrs in out_edges(graph, exercise_id, REQUIRES):
+            out.add("needs", _edge_origin(exercise_id, REQUIRES, item, attrs),
+                    exercise=exercise_id, equipment=item)
+        for quality, attrs in out_edges(graph, exercise_id, DEVELOPS):
+            out.add("develops", _edge_origin(exercise_id, DEVELOPS, quality, attrs),
+                    exercise=exercise_id, quality=quality)
+        for region, intensity in sorted(exercise.joint_load.items()):
+            out.add("loads", _node_origin(kb, exercise_id), exercise=exercise_id, region=region,
+                    rank=INTENSITY_RANK[intensity])
+        for harder, attrs in out_edges(graph, exercise_id, PROGRESSES_TO):
+            if harder in exercises:
+                out.add("progresses", _edge_origin(exercise_id, PROGRESSES_TO, harder, attrs),
+                        exercise=exercise_id, to=harder)
+        for injury, attrs in out_edges(graph, exercise_id, CONTRAINDICATED_FOR):
+            if injury in injuries:
+                for phase in attrs["phases"] or ["any"]:
+                    out.add("contraindicated",
+                            _edge_origin(exercise_id, CONTRAINDICATED_FOR, injury, attrs),
+                            exercise=exercise_id, injury=injury, reason=attrs["reason"],
+                            phase=phase)
+    for muscle in sorted(muscles):
+        attrs = kb.muscles[muscle]
+        out.add("muscle", _node_origin(kb, muscle), id=muscle, region=attrs.region, kind=attrs.kind)
+        for other, edge in out_edges(graph, muscle, OPPOSES):
+            if other in muscles:
+                out.add("opposes", _edge_origin(muscle, OPPOSES, other, edge), muscle=muscle,
+                        other=other)
+    return out
+
+
+def consult(kb: KnowledgeBase, profile: Profile, *, extra_exercises: Iterable[str] = (),
+            engine: RecordingEngine | None = None) -> Consultation:
+    """Run the rules of `kb` over `profile` and return working memory with its justifications.
+
+    `extra_exercises` are declared even if the profile does not reach them (why-not uses this
+    to see which rules would exclude an exercise). An `engine` from `new_engine(kb)` may be
+    passed to reuse its compiled Rete network.
+    """
+    engine = engine or new_engine(kb)
+    engine.reset()
+    engine.clear_records()
+    start = declarations(kb, profile, extra_exercises)
+    for fact in start.facts.values():
+        engine.declare(fact)
+    engine.run()
+    facts = dict(start.facts)
+    facts.update(engine.asserted)
+    return Consultation(facts=facts, origins=start.origins, support=engine.support,
+                        firings=engine.firings)
+
+
+def new_engine(kb: KnowledgeBase) -> RecordingEngine:
+    """A fresh experta engine with the knowledge base's rules compiled in."""
+    return kb.rules.engine_class()
+
+
+__all__ = ["Consultation", "Firing", "Origin", "RecordingEngine", "Support", "consult",
+           "declarations", "fact_kind_of", "new_engine", "relevant", "trace_records"]
+
+
+def trace_records(consultation: Consultation) -> list[dict[str, Any]]:
+    """The forward-chaining trace as data: each firing with the facts matched and asserted."""
+    return [{"step": f.step, "rule": f.rule,
+             "matched": [describe(consultation.facts[k]) for k in f.matched],
+             "asserted": [describe(consultation.facts[k]) for k in f.asserted]}
+            for f in consultation.firings]

@@ -1,0 +1,536 @@
+"""The rule language: declarative rules from kb/rules/*.yaml compiled into experta rules."""
+
+from __future__ import annotations
+
+import inspect
+import operator
+import re
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from kbrun.engine._experta import AS, MATCH, NOT, TEST, KnowledgeEngine, P, Rule
+from kbrun.engine.errors import KbError, Loc, RuleError, UnknownId, did_you_mean
+from kbrun.engine.facts import (
+    BUILTIN, CATEGORIES, REGIONS, FactKindDef, fact_class, fact_kinds, make_fact,
+)
+from kbrun.engine.schema import LOAD_RANK, RuleSpec
+
+if TYPE_CHECKING:
+    from kbrun.engine.knowledge import KnowledgeBase
+    from kbrun.engine.yamlio import LineDict
+
+VAR = re.compile(r"^\$([a-z][a-z0-9_]*)$")
+TEMPLATE_VAR = re.compile(r"\{([a-z][a-z0-9_]*)\}")
+OPERATORS: dict[str, Callable[[Any, Any], bool]] = {
+    "==": operator.eq, "!=": operator.ne, "<": operator.lt, "<=": operator.le,
+    ">": operator.gt, ">=": operator.ge,
+    "in": lambda a, b: a in b, "not-in": lambda a, b: a not in b,
+}
+TEST_EXPR = re.compile(r"^\s*(\S+)\s*(==|!=|<=|>=|<|>)\s*(\S+)\s*$")
+ACTIONS = ("assert", "recommend", "exclude", "dose", "warn")
+DOSE_SELECTORS = ("exercise", "category", "pattern", "loadable", "unilateral")
+DOSE_FIELDS = ("sets", "reps", "hold_s", "load", "tempo", "rest_s", "sessions_per_week",
+               "follows", "priority", "note")
+
+
+class RuleCompileErrors(KbError):
+    """Every error found while compiling the rules."""
+
+    def __init__(self, errors: list[KbError]):
+        super().__init__(errors[0].message, loc=errors[0].loc, suggestion=errors[0].suggestion)
+        self.errors = errors
+
+
+def var_name(name: str) -> str:
+    """The experta binding name of a rule variable `$name`."""
+    return "v_" + name
+
+
+def is_var(value: Any) -> bool:
+    return isinstance(value, str) and VAR.match(value) is not None
+
+
+# -- actions, as data ----------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Expr:
+    """A value in an action: a literal, a variable, or the product of several (a list)."""
+
+    parts: tuple[Any, ...]
+    product: bool = False
+
+    def evaluate(self, bindings: dict[str, Any]) -> Any:
+        values = [bindings[VAR.match(p).group(1)] if is_var(p) else p for p in self.parts]
+        if not self.product:
+            return values[0]
+        result = 1.0
+        for value in values:
+            result *= float(value)
+        return round(result, 6)
+
+
+@dataclass(frozen=True)
+class Action:
+    """One compiled `then` item: what fact it asserts, built from the firing's bindings."""
+
+    verb: str
+    kind: str
+    fields: tuple[tuple[str, Expr | str], ...]   # str values are templates with {var}
+
+    def build(self, bindings: dict[str, Any]) -> Any:
+        values: dict[str, Any] = {}
+        for name, value in self.fields:
+            if isinstance(value, Expr):
+                values[name] = value.evaluate(bindings)
+            else:
+                values[name] = TEMPLATE_VAR.sub(lambda m: str(bindings.get(m.group(1), m.group(0))),
+                                                value)
+        return make_fact(self.kind, **values)
+
+
+@dataclass
+class CompiledRule:
+    """A rule ready to run, with what explanations need to name it."""
+
+    id: str
+    description: str
+    sources: list[str]
+    salience: int
+    loc: Loc
+    actions: list[Action]
+    fact_vars: list[str]                 # binding names of the matched positive patterns
+    experta_rule: Any = field(repr=False, default=None)
+
+
+@dataclass
+class CompiledRules:
+    """All rules of a knowledge base, and the experta engine class that runs them."""
+
+    rules: dict[str, CompiledRule]
+    kinds: dict[str, FactKindDef]
+    anchors: frozenset[str]              # ids named literally in rule conditions
+    engine_class: type = field(repr=False, default=KnowledgeEngine)
+
+
+# -- compiling -----------------------------------------------------------------------------------
+
+class _RuleCompiler:
+    """Compiles one rule, collecting errors with the file and line of the offending item."""
+
+    def __init__(self, kb: KnowledgeBase, kinds: dict[str, FactKindDef], spec: RuleSpec,
+                 raw: LineDict):
+        self.kb = kb
+        self.kinds = kinds
+        self.spec = spec
+        self.raw = raw
+        self.errors: list[KbError] = []
+        self.bound: set[str] = set()
+        self.types: dict[str, str] = {}     # variable -> field type where it was bound
+        self.anchors: set[str] = set()
+        self.fact_vars: list[str] = []
+        self._hidden = 0
+        self._pending_tests: list[Any] = []
+
+    # errors
+    def _loc(self, section: str, index: int | None = None) -> Loc:
+        node = self.raw.get(section)
+        if index is not None and hasattr(node, "loc_of"):
+            return node.loc_of(index)
+        return self.raw.loc_of(section)
+
+    def error(self, message: str, loc: Loc, suggestion: str | None = None) -> None:
+        self.errors.append(RuleError(f"{message} in rule '{self.spec.id}'", loc=loc,
+                                     suggestion=suggestion))
+
+    def unknown(self, what: str, value: Any, candidates: Any, loc: Loc) -> None:
+        self.errors.append(UnknownId(what, value, candidates, loc=loc,
+                                     context=f"rule '{self.spec.id}'"))
+
+    # conditions
+    def compile(self) -> CompiledRule | None:
+        conditions: list[Any] = []
+        negations: list[tuple[Any, int]] = []
+        tests: list[tuple[Any, int]] = []
+        for index, item in enumerate(self.spec.when):
+            loc = self._loc("when", index)
+            if not isinstance(item, dict) or len(item) != 1:
+                self.error("each condition must be one mapping such as "
+                           "'- symptom: {id: $s}', '- not: {...}' or '- test: \"$a > 0.5\"'", loc)
+                continue
+            (head, body), = item.items()
+            if head == "not":
+                negations.append((body, index))   # compiled once every binding is known
+            elif head == "test":
+                tests.append((body, index))
+            else:
+                pattern = self.pattern(head, body, loc, negated=False)
+                if pattern is not None:
+                    binding = f"f{len(self.fact_vars)}"
+                    self.fact_vars.append(binding)
+                    conditions.append(getattr(AS, binding) << pattern)
+        for body, index in negations:
+            loc = self._loc("when", index)
+            if not isinstance(body, dict) or len(body) != 1:
+                self.error("'not' takes one pattern such as {exclusion: {exercise: $e}}", loc)
+                continue
+            (head, inner), = body.items()
+            pattern = self.pattern(head, inner, loc, negated=True)
+            if pattern is not None:
+                conditions.append(NOT(pattern))
+        for body, index in tests:
+            test = self.test(body, self._loc("when", index))
+            if test is not None:
+                conditions.append(test)
+        conditions.extend(self._pending_tests)
+        actions = [a for a in (self.action(item, self._loc("then", i))
+                               for i, item in enumerate(self.spec.then)) if a is not None]
+        if self.errors:
+            return None
+        compiled = CompiledRule(
+            id=self.spec.id, description=self.spec.description,
+            sources=[s.id for s in self.spec.sources], salience=self.spec.salience,
+            loc=self.raw.loc_of("id"), actions=actions, fact_vars=list(self.fact_vars))
+        compiled.experta_rule = Rule(*conditions, salience=self.spec.salience)(_rhs(compiled))
+        return compiled
+
+    def pattern(self, kind: str, body: Any, loc: Loc, *, negated: bool) -> Any:
+        if kind not in self.kinds:
+            self.unknown("fact kind", kind, [*self.kinds, "not", "test"], loc)
+            return None
+        definition = self.kinds[kind]
+        if body is None:
+            body = {}
+        if not isinstance(body, dict):
+            self.error(f"the fields of '{kind}' must be a mapping such as {{id: $x}}", loc)
+            return None
+        constraints: dict[str, Any] = {}
+        for name, value in body.items():
+            field_loc = body.loc_of(name) if hasattr(body, "loc_of") else loc
+            if name not in definition.fields:
+                self.unknown("field", name, definition.fields, field_loc)
+                self.errors[-1].message += f" (fact kind '{kind}' has: {', '.join(definition.fields)})"
+                continue
+            constraint = self.constraint(definition, name, value, field_loc, negated)
+            if constraint is not None:
+                constraints[name] = constraint
+        return fact_class(kind)(**constraints)
+
+    def constraint(self, definition: FactKindDef, name: str, value: Any, loc: Loc,
+                   negated: bool) -> Any:
+        ftype = definition.fields[name]
+        if is_var(value):
+            var = VAR.match(value).group(1)
+            if negated and var not in self.bound:
+                # a variable first seen inside `not` is local to it: any value matches
+                return getattr(MATCH, var_name(var) + "_local")
+            if not negated:
+                self.bound.add(var)
+                self.types.setdefault(var, ftype)
+            return getattr(MATCH, var_name(var))
+        if isinstance(value, dict):
+            if len(value) != 1:
+                self.error(f"field '{name}' takes one comparison such as {{'>=': 0.5}}", loc)
+                return None
+            (op, operand), = value.items()
+            if op == "not":
+                op = "!="
+            if op not in OPERATORS:
+                self.unknown("operator", op, [*OPERATORS, "not"], loc)
+                return None
+            if is_var(operand):
+                var = VAR.match(operand).group(1)
+                hidden = f"h{self._hidden}"
+                self._hidden += 1
+                self._pending_tests.append(_make_test([hidden, var_name(var)],
+                                                      _compare(OPERATORS[op])))
+                self._used(var, loc)
+                return getattr(MATCH, hidden)
+            operands = operand if op in ("in", "not-in") else [operand]
+            if op in ("in", "not-in") and not isinstance(operand, list):
+                self.error(f"'{op}' takes a list of values", loc)
+                return None
+            for item in operands:
+                self.literal(definition, name, item, loc)
+            frozen = frozenset(operand) if op in ("in", "not-in") else operand
+            check = OPERATORS[op]
+            return P(lambda v, _c=check, _o=frozen: _safe(_c, v, _o))
+        self.literal(definition, name, value, loc)
+        return value
+
+    def literal(self, definition: FactKindDef, name: str, value: Any, loc: Loc) -> None:
+        """Check a literal against the field's type (ids must exist)."""
+        ftype = definition.fields[name]
+        if ftype == "number":
+            if isinstance(value, bool) or not isinstance(value, (int, float)):
+                self.error(f"field '{name}' of '{definition.name}' is a number, not {value!r}", loc)
+        elif ftype == "bool":
+            if not isinstance(value, bool):
+                self.error(f"field '{name}' of '{definition.name}' is true or false, not {value!r}",
+                           loc)
+        elif ftype == "region":
+            if value not in REGIONS:
+                self.unknown("region", value, REGIONS, loc)
+        elif ftype == "category":
+            if value not in CATEGORIES:
+                self.unknown("category", value, CATEGORIES, loc)
+        elif ftype.startswith("id"):
+            target = definition.id_kind(name)
+            if not isinstance(value, str):
+                self.error(f"field '{name}' of '{definition.name}' is an id, not {value!r}", loc)
+            elif target:
+                if value not in self.kb.entries.get(target, {}):
+                    self.unknown(target, value, self.kb.entries.get(target, {}), loc)
+                else:
+                    self.anchors.add(value)
+            elif value != "any" and self.kb.kind_of(value) is None:
+                self.unknown("id", value, self.kb.all_ids(), loc)
+            else:
+                self.anchors.add(value)
+
+    def _used(self, var: str, loc: Loc) -> None:
+        if var not in self.bound:
+            self.error(f"variable '${var}' is used but never bound", loc,
+                       suggestion=did_you_mean(var, self.bound)
+                       or "bind it in a positive condition first, e.g. '- focus: {muscle: $"
+                          + var + "}'")
+
+    def test(self, body: Any, loc: Loc) -> Any:
+        if isinstance(body, str):
+            match = TEST_EXPR.match(body)
+            if not match:
+                self.error(f"cannot read test {body!r}; write it as '$a >= 0.5' or '$a != $b'",
+                           loc)
+                return None
+            left, op, right = match.groups()
+            parts = [left, right]
+        elif isinstance(body, list) and len(body) == 3 and body[1] in OPERATORS:
+            left, op, right = body
+            parts = [left, right]
+        else:
+            self.error("a test is '$a >= 0.5' or [$a, '>=', 0.5]", loc)
+            return None
+        names: list[str] = []
+        values: list[Any] = []
+        for part in parts:
+            if is_var(part):
+                var = VAR.match(part).group(1)
+                self._used(var, loc)
+                names.append(var_name(var))
+                values.append(None)
+            else:
+                values.append(_number(part))
+                names.append("")
+        variables = [n for n in names if n]
+        if not variables:
+            self.error("a test must compare at least one variable", loc)
+            return None
+        check = OPERATORS[op]
+
+        def evaluate(bound: dict[str, Any], _n=tuple(names), _v=tuple(values), _c=check) -> bool:
+            a, b = (bound[n] if n else v for n, v in zip(_n, _v))
+            return _safe(_c, a, b)
+
+        return _make_test(variables, evaluate)
+
+    # actions
+    def action(self, item: Any, loc: Loc) -> Action | None:
+        if not isinstance(item, dict) or len(item) != 1:
+            self.error("each action must be one mapping: " + ", ".join(ACTIONS), loc)
+            return None
+        (verb, body), = item.items()
+        if verb not in ACTIONS:
+            self.unknown("action", verb, ACTIONS, loc)
+            return None
+        if not isinstance(body, dict):
+            self.error(f"'{verb}' takes a mapping of fields", loc)
+            return None
+        if verb == "assert":
+            if len(body) != 1:
+                self.error("'assert' takes one fact such as {suspect: {injury: $i}}", loc)
+                return None
+            (kind, fields), = body.items()
+            if kind not in self.kinds:
+                self.unknown("fact kind", kind, self.kinds, loc)
+                return None
+            if self.kinds[kind].origin in ("profile", "graph", "action"):
+                self.error(f"'{kind}' facts come from the "
+                           f"{self.kinds[kind].origin}; rules may only assert knowledge-base "
+                           "fact kinds (declared under 'facts:')", loc)
+                return None
+            return self._fact_action(verb, kind, fields or {}, loc, required=())
+        if verb == "recommend":
+            return self._fact_action(verb, "recommendation", body, loc,
+                                     required=("exercise", "weight", "reason"))
+        if verb == "exclude":
+            return self._fact_action(verb, "exclusion", body, loc, required=("exercise", "reason"))
+        if verb == "warn":
+            return self._fact_action(verb, "warning", body, loc, required=("kind", "message"))
+        return self._dose_action(body, loc)
+
+    def _fact_action(self, verb: str, kind: str, fields: Any, loc: Loc,
+                     required: tuple[str, ...]) -> Action | None:
+        definition = self.kinds[kind]
+        if not isinstance(fields, dict):
+            self.error(f"the fields of '{kind}' must be a mapping", loc)
+            return None
+        missing = [name for name in (required or definition.fields) if name not in fields]
+        if missing:
+            self.error(f"'{verb}' needs {', '.join(repr(m) for m in missing)}", loc)
+        built: list[tuple[str, Expr | str]] = []
+        for name, value in fields.items():
+            field_loc = fields.loc_of(name) if hasattr(fields, "loc_of") else loc
+            if name not in definition.fields:
+                self.unknown("field", name, definition.fields, field_loc)
+                continue
+            built.append((name, self.value(definition, name, value, field_loc)))
+        return Action(verb, kind, tuple(built))
+
+    def value(self, definition: FactKindDef, name: str, value: Any, loc: Loc) -> Expr | str:
+        ftype = definition.fields[name]
+        if isinstance(value, list):
+            if ftype != "number":
+                self.error(f"a list multiplies numbers, but '{name}' is {ftype}", loc)
+            for part in value:
+                if is_var(part):
+                    self._used(VAR.match(part).group(1), loc)
+                elif isinstance(part, bool) or not isinstance(part, (int, float)):
+                    self.error(f"cannot multiply {part!r}", loc)
+            return Expr(tuple(value), product=True)
+        if is_var(value):
+            self._used(VAR.match(value).group(1), loc)
+            return Expr((value,))
+        if isinstance(value, str) and ftype == "text":
+            for var in TEMPLATE_VAR.findall(value):
+                self._used(var, loc)
+            return value
+        self.literal(definition, name, value, loc)
+        return Expr((value,))
+
+    def _dose_action(self, body: dict[str, Any], loc: Loc) -> Action | None:
+        known = (*DOSE_SELECTORS, *DOSE_FIELDS)
+        fields: dict[str, Any] = {name: "any" for name in DOSE_SELECTORS}
+        for name, value in body.items():
+            field_loc = body.loc_of(name) if hasattr(body, "loc_of") else loc
+            if name not in known:
+                self.unknown("dose field", name, known, field_loc)
+                continue
+            if name in ("reps", "hold_s", "sessions_per_week"):
+                span = [value, value] if isinstance(value, int) else value
+                if not (isinstance(span, list) and len(span) == 2
+                        and all(isinstance(v, int) and not isinstance(v, bool) for v in span)
+                        and span[0] <= span[1]):
+                    self.error(f"'{name}' is a whole number or [min, max]", field_loc)
+                    continue
+                prefix = {"reps": "reps", "hold_s": "hold", "sessions_per_week": "sessions"}[name]
+                fields[f"{prefix}_min"], fields[f"{prefix}_max"] = span
+            elif name == "exercise":
+                if is_var(value):
+                    self._used(VAR.match(value).group(1), field_loc)
+                elif value not in self.kb.exercises:
+                    self.unknown("exercise", value, self.kb.exercises, field_loc)
+                fields[name] = value
+            elif name == "category" and value not in CATEGORIES:
+                self.unknown("category", value, CATEGORIES, field_loc)
+            elif name == "load" and value not in LOAD_RANK:
+                self.unknown("load", value, LOAD_RANK, field_loc)
+            elif name == "follows" and value not in self.kb.claims:
+                self.unknown("claim", value, self.kb.claims, field_loc)
+            elif name in ("loadable", "unilateral"):
+                if not isinstance(value, bool):
+                    self.error(f"'{name}' is true or false", field_loc)
+                fields[name] = "yes" if value else "no"
+                continue
+            elif name in ("sets", "rest_s", "priority") and (
+                    isinstance(value, bool) or not isinstance(value, int)):
+                self.error(f"'{name}' is a whole number, not {value!r}", field_loc)
+                continue
+            if name not in ("exercise", "loadable", "unilateral"):
+                fields[name] = value
+        fields.setdefault("priority", self.spec.salience)
+        built = tuple((name, Expr((value,)) if not isinstance(value, str) or is_var(value)
+                       else value) for name, value in fields.items())
+        return Action("dose", "dose", built)
+
+
+def _number(text: Any) -> Any:
+    if isinstance(text, str):
+        try:
+            return float(text)
+        except ValueError:
+            return text
+    return text
+
+
+def _safe(check: Callable[[Any, Any], bool], a: Any, b: Any) -> bool:
+    try:
+        return bool(check(a, b))
+    except TypeError:
+        return False
+
+
+def _compare(check: Callable[[Any, Any], bool]) -> Callable[[dict[str, Any]], bool]:
+    def evaluate(bound: dict[str, Any]) -> bool:
+        a, b = bound.values()
+        return _safe(check, a, b)
+    return evaluate
+
+
+def _make_test(names: list[str], evaluate: Callable[[dict[str, Any]], bool]) -> Any:
+    """An experta TEST whose signature names exactly the bindings it reads."""
+    def test(**bound: Any) -> bool:
+        return evaluate({name: bound[name] for name in names})
+
+    test.__signature__ = inspect.Signature(  # type: ignore[attr-defined]
+        [inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY) for name in names])
+    return TEST(test)
+
+
+def _rhs(rule: CompiledRule) -> Callable[..., None]:
+    """The right-hand side experta calls when the rule fires."""
+    def fire(engine: Any, **context: Any) -> None:
+        bindings = {k[2:]: v for k, v in context.items() if k.startswith("v_")}
+        matched = [context[name] for name in rule.fact_vars]
+        engine.fired(rule, matched, [action.build(bindings) for action in rule.actions])
+
+    fire.__name__ = rule.id.replace("-", "_")
+    return fire
+
+
+def compile_rule(kb: KnowledgeBase, kinds: dict[str, FactKindDef], spec: RuleSpec,
+                 raw: LineDict) -> tuple[CompiledRule | None, list[KbError], set[str]]:
+    """Compile one rule; returns it (None on error), the errors, and the ids it names."""
+    compiler = _RuleCompiler(kb, kinds, spec, raw)
+    compiled = compiler.compile()
+    return compiled, compiler.errors, compiler.anchors
+
+
+def compile_rules(kb: KnowledgeBase) -> CompiledRules:
+    """Compile every rule of a knowledge base into one experta engine class.
+
+    Raises RuleCompileErrors listing each rule error with its file and line.
+    """
+    from kbrun.engine.inference import RecordingEngine
+
+    kinds = fact_kinds(kb)
+    errors: list[KbError] = []
+    for name in kb.fact_kinds:
+        if name in BUILTIN:
+            errors.append(RuleError(f"fact kind '{name}' is built in and cannot be redefined",
+                                    loc=kb.raw[name].loc_of("id"),
+                                    suggestion="choose another name"))
+    compiled: dict[str, CompiledRule] = {}
+    anchors: set[str] = set()
+    for rule_id, spec in kb.rule_specs.items():
+        rule, rule_errors, rule_anchors = compile_rule(kb, kinds, spec, kb.raw[rule_id])
+        errors.extend(rule_errors)
+        anchors |= rule_anchors
+        if rule is not None:
+            compiled[rule_id] = rule
+    if errors:
+        raise RuleCompileErrors(errors)
+    members = {f"rule_{index:04d}": rule.experta_rule for index, rule in enumerate(compiled.values())}
+    engine_class = type("CompiledKbEngine", (RecordingEngine,), members)
+    return CompiledRules(rules=compiled, kinds=kinds, anchors=frozenset(anchors),
+                         engine_class=engine_class)
+

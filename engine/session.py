@@ -1,0 +1,365 @@
+"""From working memory to a session: combine evidence into scores, pick a balanced set of
+exercises, and dose each one."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable
+from typing import TYPE_CHECKING, Any
+
+from kbrun.engine.advice import (
+    Advice, Avoid, Candidate, Contribution, DoseStep, Finding, Prescription, Recommendation,
+    ScheduleNote, Skipped, Warning,
+)
+from kbrun.engine.graph import source_ids
+from kbrun.engine.schema import LOAD_RANK, Requirement
+
+if TYPE_CHECKING:
+    from kbrun.engine.inference import Consultation, FactKey
+    from kbrun.engine.knowledge import KnowledgeBase
+    from kbrun.engine.profile import Profile
+    from kbrun.engine.schema import Exercise
+
+LOWER_LIMB = ("hip", "thigh", "knee", "lower-leg", "ankle", "foot")
+
+
+def combine(weights: Iterable[float]) -> float:
+    """Certainty-factor combination of independent positive evidence: 1 - prod(1 - w)."""
+    remaining = 1.0
+    for weight in weights:
+        remaining *= 1.0 - max(0.0, min(1.0, weight))
+    return round(1.0 - remaining, 4)
+
+
+def rules_for(consultation: Consultation, key: FactKey) -> tuple[str, ...]:
+    """The rules that asserted a fact, in firing order, without repeats."""
+    return tuple(dict.fromkeys(s.rule for s in consultation.support.get(key, [])))
+
+
+# -- findings ------------------------------------------------------------------------------------
+
+def findings_of(consultation: Consultation) -> list[Finding]:
+    """Suspected injuries, muscles in focus, wanted qualities and protected regions."""
+    findings: list[Finding] = []
+    for kind, fact_kind, id_field, weight_field, cause_field in (
+            ("injury", "suspect", "injury", "certainty", "via"),
+            ("focus", "focus", "muscle", "weight", "cause"),
+            ("quality", "wanted", "quality", "weight", "cause"),
+            ("protected-region", "protected", "region", None, "cause")):
+        grouped: dict[str, list[FactKey]] = defaultdict(list)
+        for key in consultation.keys_of_kind(fact_kind):
+            grouped[consultation.fields(key)[id_field]].append(key)
+        rows = []
+        for item, keys in grouped.items():
+            fields = [consultation.fields(k) for k in keys]
+            certainty = combine(f[weight_field] for f in fields) if weight_field else 1.0
+            rules = tuple(dict.fromkeys(r for k in keys for r in rules_for(consultation, k)))
+            causes = tuple(sorted({str(f[cause_field]) for f in fields}))
+            rows.append(Finding(kind, item, certainty, rules, causes))
+        findings.extend(sorted(rows, key=lambda f: (-f.certainty, f.id)))
+    return findings
+
+
+# -- scoring -------------------------------------------------------------------------------------
+
+def evidence(consultation: Consultation) -> dict[str, list[Contribution]]:
+    """exercise -> its recommendation facts as contributions, strongest first."""
+    found: dict[str, list[Contribution]] = defaultdict(list)
+    for key in consultation.keys_of_kind("recommendation"):
+        fields = consultation.fields(key)
+        found[fields["exercise"]].append(
+            Contribution(float(fields["weight"]), str(fields["reason"]), rules_for(consultation, key)))
+    for items in found.values():
+        items.sort(key=lambda c: (-c.weight, c.reason))
+    return found
+
+
+def exclusions(kb: KnowledgeBase, consultation: Consultation) -> list[Avoid]:
+    """Every exercise a rule ruled out, with its reasons (safety reasons first)."""
+    grouped: dict[str, list[FactKey]] = defaultdict(list)
+    for key in consultation.keys_of_kind("exclusion"):
+        grouped[consultation.fields(key)["exercise"]].append(key)
+    result = []
+    for exercise, keys in sorted(grouped.items()):
+        ordered = sorted(keys, key=lambda k: (_exclusion_rank(rules_for(consultation, k)),
+                                              consultation.fields(k)["reason"]))
+        reasons = tuple(str(consultation.fields(k)["reason"]) for k in ordered)
+        rules = tuple(dict.fromkeys(r for k in ordered for r in rules_for(consultation, k)))
+        result.append(Avoid(exercise, kb.exercises[exercise].name, reasons[0], rules, reasons))
+    return result
+
+
+def _exclusion_rank(rules: tuple[str, ...]) -> int:
+    # Equipment and level are the least interesting reasons to show first.
+    return 1 if any(r in ("exclude-without-equipment", "exclude-above-level") for r in rules) else 0
+
+
+def rank_candidates(kb: KnowledgeBase, found: dict[str, list[Contribution]],
+                    excluded: set[str]) -> list[Candidate]:
+    """Every exercise with evidence that no rule excluded, best first (ties by id)."""
+    ranked = [Candidate(e, combine(c.weight for c in items), kb.exercises[e].pattern)
+              for e, items in found.items() if e not in excluded]
+    ranked.sort(key=lambda c: (-c.score, c.exercise))
+    return ranked
+
+
+# -- selection -----------------------------------------------------------------------------------
+
+def _primary_regions(kb: KnowledgeBase, exercise: Exercise) -> set[str]:
+    return {kb.muscles[m].region for m in exercise.targets.primary}
+
+
+def meets(kb: KnowledgeBase, exercise_id: str, requirement: Requirement) -> bool:
+    """Whether an exercise satisfies one session requirement of the selection policy."""
+    exercise = kb.exercises[exercise_id]
+    if requirement.regions and not (_primary_regions(kb, exercise) & set(requirement.regions)):
+        return False
+    if requirement.unilateral is not None and exercise.unilateral != requirement.unilateral:
+        return False
+    if requirement.category is not None and exercise.category != requirement.category:
+        return False
+    return True
+
+
+def _covers(kb: KnowledgeBase, exercise_id: str, muscle: str, primary_only: bool) -> bool:
+    targets = kb.exercises[exercise_id].targets
+    return muscle in targets.primary or (not primary_only and muscle in targets.secondary)
+
+
+def select_session(kb: KnowledgeBase, ranked: list[Candidate], limit: int,
+                   focus: dict[str, float]) -> tuple[list[Candidate], dict[str, str], list[Skipped]]:
+    """Pick up to `limit` candidates: best score first, at most `max_per_pattern` per movement
+    pattern, then swap in the best candidate for each unmet requirement (lower leg, single-leg
+    work, ...) and for each opposing group left out, replacing the lowest-scored pick that no
+    requirement needs. Returns the picks, a note per swapped-in pick, and what was skipped."""
+    policy = kb.selection
+    picked: list[Candidate] = []
+    skipped: list[Skipped] = []
+    notes: dict[str, str] = {}
+
+    def pattern_ok(candidate: Candidate, chosen: list[Candidate]) -> bool:
+        return sum(1 for c in chosen if c.pattern == candidate.pattern) < policy.max_per_pattern
+
+    for candidate in ranked:
+        if len(picked) >= limit:
+            break
+        if pattern_ok(candidate, picked):
+            picked.append(candidate)
+        else:
+            twin = next(c.exercise for c in picked if c.pattern == candidate.pattern)
+            skipped.append(Skipped(candidate.exercise, candidate.score,
+                                   f"near-identical to {twin} (same '{candidate.pattern}' pattern)",
+                                   twin))
+
+    needs: list[tuple[str, Any]] = [(r.id, r) for r in policy.require]
+    if policy.balance_opposing:
+        for muscle in sorted(focus, key=lambda m: (-focus[m], m)):
+            if kb.muscles[muscle].kind != "muscle" or focus[muscle] < 0.3:
+                continue
+            for other in kb.muscles[muscle].opposes:
+                needs.append((f"balance {muscle}/{other}", (muscle, other)))
+
+    def satisfied(need: Any, chosen: list[Candidate]) -> bool:
+        if isinstance(need, Requirement):
+            return sum(meets(kb, c.exercise, need) for c in chosen) >= need.at_least
+        muscle, other = need
+        if not any(_covers(kb, c.exercise, muscle, True) for c in chosen):
+            return True  # nothing works this muscle, so nothing to balance
+        return any(_covers(kb, c.exercise, other, False) for c in chosen)
+
+    def fits(need: Any, exercise_id: str) -> bool:
+        if isinstance(need, Requirement):
+            return meets(kb, exercise_id, need)
+        return _covers(kb, exercise_id, need[1], True)
+
+    settled: list[Any] = []
+    for label, need in needs:
+        if satisfied(need, picked):
+            settled.append(need)
+            continue
+        for candidate in ranked:
+            if candidate in picked or not fits(need, candidate.exercise):
+                continue
+            victim = _victim(picked, candidate, settled, satisfied, pattern_ok, limit)
+            if victim is False:
+                continue
+            if victim is not None:
+                picked.remove(victim)
+                skipped.append(Skipped(victim.exercise, victim.score,
+                                       f"made room for {candidate.exercise} ({_label(label)})",
+                                       candidate.exercise))
+            picked.append(candidate)
+            notes[candidate.exercise] = f"picked to meet the session rule: {_label(label)}"
+            settled.append(need)
+            break
+    picked.sort(key=lambda c: (-c.score, c.exercise))
+    chosen = {c.exercise for c in picked}
+    for candidate in ranked:
+        if candidate.exercise not in chosen and all(s.exercise != candidate.exercise
+                                                   for s in skipped):
+            skipped.append(Skipped(candidate.exercise, candidate.score,
+                                   f"ranked below the limit of {limit}"))
+    return picked, notes, skipped
+
+
+def _label(label: str) -> str:
+    return label.replace("balance ", "balance opposing groups ")
+
+
+def _victim(picked: list[Candidate], candidate: Candidate, settled: list[Any],
+            satisfied: Any, pattern_ok: Any, limit: int) -> Candidate | None | bool:
+    """The pick to drop for `candidate`: None if there is room, False if nothing can go."""
+    if len(picked) < limit and pattern_ok(candidate, picked):
+        return None
+    for victim in sorted(picked, key=lambda c: (c.score, c.exercise)):
+        trial = [c for c in picked if c is not victim]
+        if not pattern_ok(candidate, trial):
+            continue
+        trial.append(candidate)
+        if all(satisfied(need, trial) for need in settled):
+            return victim
+    return False
+
+
+# -- dosing --------------------------------------------------------------------------------------
+
+_DOSE_FIELDS = ("sets", "reps_min", "reps_max", "hold_min", "hold_max", "load", "tempo",
+                "rest_s", "sessions_min", "sessions_max")
+
+
+def dose_decisions(consultation: Consultation) -> list[tuple[dict[str, Any], str]]:
+    """Every dose fact with the rule that asserted it, lowest priority first."""
+    result = []
+    for key in consultation.keys_of_kind("dose"):
+        fields = consultation.fields(key)
+        for rule in rules_for(consultation, key):
+            result.append((fields, rule))
+    result.sort(key=lambda item: (item[0].get("priority", 0), item[1]))
+    return result
+
+
+def _applies(fields: dict[str, Any], exercise: Exercise) -> bool:
+    checks = {"exercise": exercise.id, "category": exercise.category,
+              "pattern": exercise.pattern, "loadable": "yes" if exercise.loadable else "no",
+              "unilateral": "yes" if exercise.unilateral else "no"}
+    return all(fields.get(name, "any") in ("any", value) for name, value in checks.items())
+
+
+def prescribe(exercise: Exercise, decisions: list[tuple[dict[str, Any], str]],
+              sessions: tuple[int, int]) -> tuple[Prescription, list[DoseStep]]:
+    """The exercise's default dose with every applicable dose decision applied in priority order.
+
+    A bodyweight exercise that cannot be loaded keeps the lighter of its own load and the
+    decided one: a rule saying 'light' does not put a weight on a clamshell.
+    """
+    base = exercise.dose
+    dose: dict[str, Any] = {
+        "sets": base.sets,
+        "reps_min": base.reps[0] if base.reps else None,
+        "reps_max": base.reps[1] if base.reps else None,
+        "hold_min": base.hold_s[0] if base.hold_s else None,
+        "hold_max": base.hold_s[1] if base.hold_s else None,
+        "load": base.load, "tempo": base.tempo, "rest_s": base.rest_s,
+        "sessions_min": sessions[0], "sessions_max": sessions[1],
+    }
+    steps: list[DoseStep] = []
+    notes: list[str] = []
+    for fields, rule in decisions:
+        if not _applies(fields, exercise):
+            continue
+        changes = []
+        for name in _DOSE_FIELDS:
+            if name not in fields:
+                continue
+            value = fields[name]
+            if name in ("reps_min", "reps_max") and dose["reps_min"] is None:
+                continue  # a hold is not turned into reps
+            if name in ("hold_min", "hold_max") and dose["hold_min"] is None:
+                continue
+            if name == "load" and not exercise.loadable:
+                value = min(dose["load"], value, key=LOAD_RANK.__getitem__)
+            if dose[name] != value:
+                changes.append((name, value))
+                dose[name] = value
+        if fields.get("note") and any(name in fields for name in _DOSE_FIELDS):
+            notes.append(str(fields["note"]))
+        if changes or fields.get("follows"):
+            steps.append(DoseStep(rule, int(fields.get("priority", 0)), tuple(changes),
+                                  fields.get("follows"), fields.get("note")))
+    prescription = Prescription(
+        sets=int(dose["sets"]), reps_min=dose["reps_min"], reps_max=dose["reps_max"],
+        per_side=base.per_side,
+        load=dose["load"], tempo=dose["tempo"], rest_s=dose["rest_s"],
+        sessions_per_week=int(dose["sessions_min"]),
+        hold_s_min=dose["hold_min"], hold_s_max=dose["hold_max"],
+        notes=tuple(dict.fromkeys(notes)))
+    return prescription, steps
+
+
+def schedule_notes(kb: KnowledgeBase, decisions: list[tuple[dict[str, Any], str]]
+                   ) -> list[ScheduleNote]:
+    """Dose decisions that concern the whole session (a note with no dose fields)."""
+    notes = []
+    for fields, rule in decisions:
+        if fields.get("note") and not any(name in fields for name in _DOSE_FIELDS) \
+                and all(fields.get(s, "any") == "any" for s in
+                        ("exercise", "category", "pattern", "loadable", "unilateral")):
+            claim = fields.get("follows")
+            cited = source_ids(kb.claims[claim].sources) if claim else \
+                source_ids(kb.rule_specs[rule].sources)
+            notes.append(ScheduleNote(str(fields["note"]), claim, rule, tuple(cited)))
+    return notes
+
+
+# -- the whole session ---------------------------------------------------------------------------
+
+def build_advice(kb: KnowledgeBase, profile: Profile, consultation: Consultation) -> Advice:
+    """Turn a finished consultation into ranked, dosed advice."""
+    findings = findings_of(consultation)
+    found = evidence(consultation)
+    avoid = exclusions(kb, consultation)
+    ranked = rank_candidates(kb, found, {a.exercise for a in avoid})
+    focus = {f.id: f.certainty for f in findings if f.kind == "focus"}
+    picks, notes, skipped = select_session(kb, ranked, profile.limit, focus)
+    decisions = dose_decisions(consultation)
+    phase = kb.phases[profile.phase]
+    sessions = phase.sessions_per_week
+    for fields, _rule in decisions:
+        if "sessions_min" in fields:
+            sessions = (int(fields["sessions_min"]), int(fields["sessions_max"]))
+
+    recommendations = []
+    for rank, pick in enumerate(picks, start=1):
+        exercise = kb.exercises[pick.exercise]
+        prescription, steps = prescribe(exercise, decisions, sessions)
+        contributions = found[pick.exercise]
+        reasons = list(dict.fromkeys(c.reason for c in contributions))
+        if pick.exercise in notes:
+            reasons.append(notes[pick.exercise])
+        for step in steps:
+            if step.follows:
+                claim = kb.claims[step.follows]
+                reasons.append(f"dose follows '{claim.id}': {claim.statement} "
+                               f"({', '.join(source_ids(claim.sources))})")
+        rules = list(dict.fromkeys([r for c in contributions for r in c.rules]
+                                   + [s.rule for s in steps]))
+        cited = list(dict.fromkeys(
+            source_ids(exercise.sources)
+            + [s for r in rules for s in source_ids(kb.rule_specs[r].sources)]))
+        recommendations.append(Recommendation(
+            rank=rank, exercise=pick.exercise, name=exercise.name, score=pick.score,
+            prescription=prescription, targets=list(exercise.targets.primary),
+            reasons=reasons, rules=rules, sources=cited, contributions=contributions,
+            dose_steps=steps, selection_note=notes.get(pick.exercise)))
+
+    warnings = []
+    for key in consultation.keys_of_kind("warning"):
+        fields = consultation.fields(key)
+        warnings.append(Warning(str(fields["kind"]), str(fields["message"]),
+                                rules_for(consultation, key)))
+    order = {"red-flag": 0, "pain": 1, "conflict": 2, "disclaimer": 9}
+    warnings.sort(key=lambda w: (order.get(w.kind, 5), w.message))
+    return Advice(profile=profile, findings=findings, recommendations=recommendations,
+                  avoid=avoid, warnings=warnings, schedule=schedule_notes(kb, decisions),
+                  sessions_per_week=tuple(sessions), candidates=ranked, skipped=skipped,
+                  consultation=consultation)
