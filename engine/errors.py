@@ -22,7 +22,10 @@ def closest(value: object, candidates: Iterable[str], n: int = 3) -> list[str]:
     """Return up to `n` candidates that look most like `value`, best first."""
     pool = sorted(set(candidates))
     text = str(value)
-    found = difflib.get_close_matches(text, pool, n=n, cutoff=0.6)
+    # transposed letters ('=>' for '>=', 'gluteus-mdeius') first, then difflib's ranking
+    found = [c for c in pool if sorted(c) == sorted(text) and c != text]
+    found += [c for c in difflib.get_close_matches(text, pool, n=n, cutoff=0.6) if c not in found]
+    found = found[:n]
     if not found:
         # A prefix or substring match catches abbreviations such as 'glute' or 'calf'.
         found = [c for c in pool if text and (c.startswith(text) or text in c)][:n]

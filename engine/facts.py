@@ -108,7 +108,7 @@ def fact_class(kind: str) -> type[Fact]:
     return type(name, (Fact,), {"__module__": __name__, "kind": kind})
 
 
-def make_fact(kind: str, **fields: Any) -> Fact:
+def make_fact(kind: str, /, **fields: Any) -> Fact:
     """A fact of `kind` with these fields."""
     return fact_class(kind)(**fields)
 

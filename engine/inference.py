@@ -106,8 +106,8 @@ class _Declarations:
         self.facts: dict[FactKey, Fact] = {}
         self.origins: dict[FactKey, Origin] = {}
 
-    def add(self, kind: str, origin: Origin, **fields: Any) -> None:
-        fact = make_fact(kind, **fields)
+    def add(self, fact_kind: str, origin: Origin, /, **fields: Any) -> None:
+        fact = make_fact(fact_kind, **fields)
         key = fact_key(fact)
         if key not in self.facts:
             self.facts[key] = fact

@@ -59,9 +59,10 @@ def builtin_folder() -> Traversable:
     return files("kbrun.kb")
 
 
-def layer_sources(extra: Iterable[str | Path] = ()) -> list[tuple[str, Traversable | Path]]:
+def layer_sources(extra: Iterable[str | Path] = (), *, builtin: bool = True
+                  ) -> list[tuple[str, Traversable | Path]]:
     """The folders to read, built-in first, each with the label used in messages."""
-    layers: list[tuple[str, Traversable | Path]] = [(BUILTIN, builtin_folder())]
+    layers: list[tuple[str, Traversable | Path]] = [(BUILTIN, builtin_folder())] if builtin else []
     for folder in extra:
         path = Path(folder)
         if not path.is_dir():
@@ -332,13 +333,15 @@ def check_progressions(kb: KnowledgeBase) -> list[KbError]:
     return errors
 
 
-def load_kb(extra: Iterable[str | Path] = (), *, compile_rules: bool = True) -> KnowledgeBase:
+def load_kb(extra: Iterable[str | Path] = (), *, builtin: bool = True,
+            compile_rules: bool = True) -> KnowledgeBase:
     """Load the built-in knowledge base with each `extra` folder layered over it, in order.
 
+    With `builtin=False` only the `extra` folders are read (tests use small knowledge bases).
     Returns a validated KnowledgeBase. Raises KbInvalid with every error found (each names its
     file and line), or KbError for a folder that does not exist.
     """
-    layers = layer_sources(extra)
+    layers = layer_sources(extra, builtin=builtin)
     merged, errors, fingerprint = collect(layers)
     entries, schema_errors = validate(merged)
     errors.extend(schema_errors)

@@ -52,9 +52,10 @@ def findings_of(consultation: Consultation) -> list[Finding]:
         rows = []
         for item, keys in grouped.items():
             fields = [consultation.fields(k) for k in keys]
-            certainty = combine(f[weight_field] for f in fields) if weight_field else 1.0
+            certainty = combine(float(f.get(weight_field, 1.0)) for f in fields) \
+                if weight_field else 1.0
             rules = tuple(dict.fromkeys(r for k in keys for r in rules_for(consultation, k)))
-            causes = tuple(sorted({str(f[cause_field]) for f in fields}))
+            causes = tuple(sorted({str(f[cause_field]) for f in fields if cause_field in f}))
             rows.append(Finding(kind, item, certainty, rules, causes))
         findings.extend(sorted(rows, key=lambda f: (-f.certainty, f.id)))
     return findings
