@@ -285,6 +285,9 @@ class Selection(Cited):
     id: Id
     description: Text
     max_per_pattern: Annotated[int, Field(ge=1)] = 1
+    max_per_category: dict[Category, Annotated[int, Field(ge=0)]] = {}
+    overlap_penalty: Annotated[float, Field(ge=0.0, le=1.0)] = 0.5
+    cover_focus_at_least: Annotated[float, Field(gt=0.0, le=1.0)] = 0.4
     balance_opposing: bool = True
     require: list[Requirement] = []
 

@@ -23,11 +23,18 @@ if TYPE_CHECKING:
 LOWER_LIMB = ("hip", "thigh", "knee", "lower-leg", "ankle", "foot")
 
 
-def combine(weights: Iterable[float]) -> float:
-    """Certainty-factor combination of independent positive evidence: 1 - prod(1 - w)."""
+EVIDENCE_DISCOUNT = 0.5
+
+
+def combine(weights: Iterable[float], discount: float = 1.0) -> float:
+    """Certainty-factor combination of positive evidence: 1 - prod(1 - w_i * discount**i),
+    with the weights taken strongest first. discount=1 is the classic combination; a smaller
+    discount makes each further piece of evidence count less than the one before it."""
     remaining = 1.0
-    for weight in weights:
-        remaining *= 1.0 - max(0.0, min(1.0, weight))
+    factor = 1.0
+    for weight in sorted(weights, reverse=True):
+        remaining *= 1.0 - max(0.0, min(1.0, weight)) * factor
+        factor *= discount
     return round(1.0 - remaining, 4)
 
 
@@ -98,7 +105,8 @@ def _exclusion_rank(rules: tuple[str, ...]) -> int:
 def rank_candidates(kb: KnowledgeBase, found: dict[str, list[Contribution]],
                     excluded: set[str]) -> list[Candidate]:
     """Every exercise with evidence that no rule excluded, best first (ties by id)."""
-    ranked = [Candidate(e, combine(c.weight for c in items), kb.exercises[e].pattern)
+    ranked = [Candidate(e, combine((c.weight for c in items), EVIDENCE_DISCOUNT),
+                        kb.exercises[e].pattern)
               for e, items in found.items() if e not in excluded]
     ranked.sort(key=lambda c: (-c.score, c.exercise))
     return ranked
@@ -129,41 +137,67 @@ def _covers(kb: KnowledgeBase, exercise_id: str, muscle: str, primary_only: bool
 
 def select_session(kb: KnowledgeBase, ranked: list[Candidate], limit: int,
                    focus: dict[str, float]) -> tuple[list[Candidate], dict[str, str], list[Skipped]]:
-    """Pick up to `limit` candidates: best score first, at most `max_per_pattern` per movement
-    pattern, then swap in the best candidate for each unmet requirement (lower leg, single-leg
-    work, ...) and for each opposing group left out, replacing the lowest-scored pick that no
-    requirement needs. Returns the picks, a note per swapped-in pick, and what was skipped."""
+    """Pick up to `limit` candidates (the policy is `selection:` in kb/session.yaml).
+
+    1. Greedy: repeatedly take the candidate with the best score discounted by how much of its
+       primary targets the picks already work (`overlap_penalty`), skipping one whose movement
+       pattern or category is already at its limit.
+    2. For each unmet need — a `require:` item, a muscle in focus at `cover_focus_at_least` that
+       no pick works as a primary target, an opposing group left out — swap in the best
+       candidate that meets it, dropping the lowest-scored pick whose removal breaks no need
+       already met.
+    Returns the picks (best first), a note per swapped-in pick, and what was not picked and why.
+    """
     policy = kb.selection
     picked: list[Candidate] = []
-    skipped: list[Skipped] = []
+    skipped: dict[str, Skipped] = {}
     notes: dict[str, str] = {}
 
-    def pattern_ok(candidate: Candidate, chosen: list[Candidate]) -> bool:
-        return sum(1 for c in chosen if c.pattern == candidate.pattern) < policy.max_per_pattern
+    def allowed(candidate: Candidate, chosen: list[Candidate]) -> str | None:
+        """Why `candidate` cannot join `chosen`, or None."""
+        twin = [c.exercise for c in chosen if c.pattern == candidate.pattern]
+        if len(twin) >= policy.max_per_pattern:
+            return f"near-identical to {twin[0]} (same '{candidate.pattern}' pattern)"
+        category = kb.exercises[candidate.exercise].category
+        cap = policy.max_per_category.get(category)
+        if cap is not None and sum(kb.exercises[c.exercise].category == category
+                                   for c in chosen) >= cap:
+            return f"the session already has {cap} {category} exercise(s)"
+        return None
 
-    for candidate in ranked:
-        if len(picked) >= limit:
-            break
-        if pattern_ok(candidate, picked):
-            picked.append(candidate)
+    def adjusted(candidate: Candidate) -> float:
+        primary = kb.exercises[candidate.exercise].targets.primary
+        worked = {m for c in picked for m in kb.exercises[c.exercise].targets.primary}
+        overlap = sum(m in worked for m in primary) / len(primary)
+        return candidate.score * (1.0 - policy.overlap_penalty * overlap)
+
+    remaining = list(ranked)
+    while remaining and len(picked) < limit:
+        best = max(remaining, key=lambda c: (adjusted(c), c.score, _neg(c.exercise)))
+        remaining.remove(best)
+        why = allowed(best, picked)
+        if why is None:
+            picked.append(best)
         else:
-            twin = next(c.exercise for c in picked if c.pattern == candidate.pattern)
-            skipped.append(Skipped(candidate.exercise, candidate.score,
-                                   f"near-identical to {twin} (same '{candidate.pattern}' pattern)",
-                                   twin))
+            skipped[best.exercise] = Skipped(best.exercise, best.score, why)
 
-    needs: list[tuple[str, Any]] = [(r.id, r) for r in policy.require]
+    needs: list[tuple[str, Any]] = [(f"{r.id}: {r.description}", r) for r in policy.require]
+    for muscle in sorted(focus, key=lambda m: (-focus[m], m)):
+        if focus[muscle] >= policy.cover_focus_at_least:
+            needs.append((f"work {muscle}, in focus at {focus[muscle]:.2f}", ("cover", muscle)))
     if policy.balance_opposing:
         for muscle in sorted(focus, key=lambda m: (-focus[m], m)):
-            if kb.muscles[muscle].kind != "muscle" or focus[muscle] < 0.3:
+            if kb.muscles[muscle].kind != "muscle" or focus[muscle] < policy.cover_focus_at_least:
                 continue
             for other in kb.muscles[muscle].opposes:
-                needs.append((f"balance {muscle}/{other}", (muscle, other)))
+                needs.append((f"balance {muscle} with {other}", ("balance", muscle, other)))
 
     def satisfied(need: Any, chosen: list[Candidate]) -> bool:
         if isinstance(need, Requirement):
             return sum(meets(kb, c.exercise, need) for c in chosen) >= need.at_least
-        muscle, other = need
+        if need[0] == "cover":
+            return any(_covers(kb, c.exercise, need[1], True) for c in chosen)
+        _, muscle, other = need
         if not any(_covers(kb, c.exercise, muscle, True) for c in chosen):
             return True  # nothing works this muscle, so nothing to balance
         return any(_covers(kb, c.exercise, other, False) for c in chosen)
@@ -171,7 +205,7 @@ def select_session(kb: KnowledgeBase, ranked: list[Candidate], limit: int,
     def fits(need: Any, exercise_id: str) -> bool:
         if isinstance(need, Requirement):
             return meets(kb, exercise_id, need)
-        return _covers(kb, exercise_id, need[1], True)
+        return _covers(kb, exercise_id, need[-1], True)
 
     settled: list[Any] = []
     for label, need in needs:
@@ -181,40 +215,49 @@ def select_session(kb: KnowledgeBase, ranked: list[Candidate], limit: int,
         for candidate in ranked:
             if candidate in picked or not fits(need, candidate.exercise):
                 continue
-            victim = _victim(picked, candidate, settled, satisfied, pattern_ok, limit)
+            victim = _victim(picked, candidate, settled, satisfied, allowed, limit)
             if victim is False:
                 continue
             if victim is not None:
                 picked.remove(victim)
-                skipped.append(Skipped(victim.exercise, victim.score,
-                                       f"made room for {candidate.exercise} ({_label(label)})",
-                                       candidate.exercise))
+                skipped[victim.exercise] = Skipped(
+                    victim.exercise, victim.score,
+                    f"made room for {candidate.exercise} (to {label})", candidate.exercise)
             picked.append(candidate)
-            notes[candidate.exercise] = f"picked to meet the session rule: {_label(label)}"
+            skipped.pop(candidate.exercise, None)
+            notes[candidate.exercise] = f"picked to {label}"
             settled.append(need)
             break
     picked.sort(key=lambda c: (-c.score, c.exercise))
     chosen = {c.exercise for c in picked}
+    last = min((c.score for c in picked), default=0.0)
+    worked = {m for c in picked for m in kb.exercises[c.exercise].targets.primary}
     for candidate in ranked:
-        if candidate.exercise not in chosen and all(s.exercise != candidate.exercise
-                                                   for s in skipped):
-            skipped.append(Skipped(candidate.exercise, candidate.score,
-                                   f"ranked below the limit of {limit}"))
-    return picked, notes, skipped
+        if candidate.exercise in chosen or candidate.exercise in skipped:
+            continue
+        shared = sorted(set(kb.exercises[candidate.exercise].targets.primary) & worked)
+        if candidate.score > last and shared:
+            why = (f"its primary targets ({', '.join(shared)}) are already worked by the "
+                   f"session, which lowers it to {adjusted(candidate):.2f}")
+        else:
+            why = f"ranked below the limit of {limit}"
+        skipped[candidate.exercise] = Skipped(candidate.exercise, candidate.score, why)
+    return picked, notes, [skipped[c.exercise] for c in ranked if c.exercise in skipped]
 
 
-def _label(label: str) -> str:
-    return label.replace("balance ", "balance opposing groups ")
+def _neg(text: str) -> tuple[int, ...]:
+    """A key that sorts ids in reverse, so that max() breaks ties by the smallest id."""
+    return tuple(-ord(ch) for ch in text)
 
 
 def _victim(picked: list[Candidate], candidate: Candidate, settled: list[Any],
-            satisfied: Any, pattern_ok: Any, limit: int) -> Candidate | None | bool:
+            satisfied: Any, allowed: Any, limit: int) -> Candidate | None | bool:
     """The pick to drop for `candidate`: None if there is room, False if nothing can go."""
-    if len(picked) < limit and pattern_ok(candidate, picked):
+    if len(picked) < limit and allowed(candidate, picked) is None:
         return None
     for victim in sorted(picked, key=lambda c: (c.score, c.exercise)):
         trial = [c for c in picked if c is not victim]
-        if not pattern_ok(candidate, trial):
+        if allowed(candidate, trial) is not None:
             continue
         trial.append(candidate)
         if all(satisfied(need, trial) for need in settled):
