@@ -21,21 +21,20 @@ from kbrun.engine.profile import Profile, make_profile, profile_from_mapping, re
 
 if TYPE_CHECKING:
     from kbrun.engine.advice import Advice
-    from kbrun.engine.inference import RecordingEngine
     from kbrun.engine.knowledge import KnowledgeBase
 
 
-def advise(profile: Profile, kb: KnowledgeBase, *, engine: RecordingEngine | None = None
-           ) -> Advice:
+def advise(profile: Profile, kb: KnowledgeBase) -> Advice:
     """Reason from a runner's profile to a ranked, dosed session.
 
-    Takes a Profile from make_profile() and a KnowledgeBase from load_kb(); `engine` (from
-    kbrun.engine.inference.new_engine) may be reused across calls. Returns an Advice value.
+    Takes a Profile from make_profile() and a KnowledgeBase from load_kb(); returns an Advice
+    value. The compiled Rete networks are cached on the knowledge base, so calling this many
+    times with one `kb` (as batch mode does) builds each network once.
     """
     from kbrun.engine.inference import consult
     from kbrun.engine.session import build_advice
 
-    return build_advice(kb, profile, consult(kb, profile, engine=engine))
+    return build_advice(kb, profile, consult(kb, profile))
 
 
 __all__ = [

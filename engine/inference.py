@@ -79,6 +79,8 @@ class RecordingEngine(KnowledgeEngine):
         super().__init__()
         self.clear_records()
 
+    matched_kinds: frozenset[str] = frozenset()  # the fact kinds this engine's rules match
+
     def clear_records(self) -> None:
         self.support: dict[FactKey, list[Support]] = {}
         self.asserted: dict[FactKey, Fact] = {}
@@ -95,18 +97,24 @@ class RecordingEngine(KnowledgeEngine):
             self.support.setdefault(key, []).append(Support(rule.id, step, premises))
             if key not in self.asserted:
                 self.asserted[key] = fact
-                self.declare(fact)
+                if fact_kind_of(fact) in self.matched_kinds:
+                    self.declare(fact)  # a fact no rule matches need not enter the network
         self.firings.append(Firing(step, rule.id, premises, tuple(keys)))
 
 
 class _Declarations:
-    """Collects the facts to declare, each once, with its origin."""
+    """Collects the facts to declare, each once, with its origin; graph facts only of the
+    kinds in `wanted` (None: all)."""
 
     def __init__(self) -> None:
         self.facts: dict[FactKey, Fact] = {}
         self.origins: dict[FactKey, Origin] = {}
+        self.wanted: frozenset[str] | None = None
+        self.engine: Any = None
 
     def add(self, fact_kind: str, origin: Origin, /, **fields: Any) -> None:
+        if self.wanted is not None and origin.kind == "graph" and fact_kind not in self.wanted:
+            return
         fact = make_fact(fact_kind, **fields)
         key = fact_key(fact)
         if key not in self.facts:
@@ -185,7 +193,11 @@ def declarations(kb: KnowledgeBase, profile: Profile, extra_exercises: Iterable[
     if profile.pain is not None:
         out.add("pain", Origin("profile", f"--pain {profile.pain}"), score=profile.pain)
 
-    injuries, muscles, _qualities, exercises = relevant(kb, profile, extra_exercises)
+    rules = kb.rules
+    firable = rules.firable([(k[0], dict(k[1])) for k in out.facts])
+    out.engine = rules.engine_for(firable)
+    out.wanted = rules.graph_kinds(firable)
+    injuries, muscles, qualities, exercises = relevant(kb, profile, extra_exercises)
     for symptom in profile.symptoms:
         for injury, attrs in out_edges(graph, symptom, SUGGESTS):
             out.add("suggests", _edge_origin(symptom, SUGGESTS, injury, attrs), symptom=symptom,
@@ -211,6 +223,8 @@ def declarations(kb: KnowledgeBase, profile: Profile, extra_exercises: Iterable[
             out.add("needs", _edge_origin(exercise_id, REQUIRES, item, attrs),
                     exercise=exercise_id, equipment=item)
         for quality, attrs in out_edges(graph, exercise_id, DEVELOPS):
+            if quality not in qualities:
+                continue
             out.add("develops", _edge_origin(exercise_id, DEVELOPS, quality, attrs),
                     exercise=exercise_id, quality=quality)
         for region, intensity in sorted(exercise.joint_load.items()):
@@ -237,18 +251,20 @@ def declarations(kb: KnowledgeBase, profile: Profile, extra_exercises: Iterable[
     return out
 
 
-def consult(kb: KnowledgeBase, profile: Profile, *, extra_exercises: Iterable[str] = (),
-            engine: RecordingEngine | None = None) -> Consultation:
+def consult(kb: KnowledgeBase, profile: Profile, *, extra_exercises: Iterable[str] = ()
+            ) -> Consultation:
     """Run the rules of `kb` over `profile` and return working memory with its justifications.
 
-    `extra_exercises` are declared even if the profile does not reach them (why-not uses this
-    to see which rules would exclude an exercise). An `engine` from `new_engine(kb)` may be
-    passed to reuse its compiled Rete network.
+    Only the rules that can fire for this profile go into the Rete network, and only the graph
+    facts those rules mention are declared (CompiledRules.firable explains why this changes
+    no conclusion); engines are built once per set of rules and reused. `extra_exercises` are
+    declared even if the profile does not reach them (why-not uses this to see which rules
+    would exclude an exercise).
     """
-    engine = engine or new_engine(kb)
+    start = declarations(kb, profile, extra_exercises)
+    engine = start.engine
     engine.reset()
     engine.clear_records()
-    start = declarations(kb, profile, extra_exercises)
     for fact in start.facts.values():
         engine.declare(fact)
     engine.run()
@@ -258,13 +274,10 @@ def consult(kb: KnowledgeBase, profile: Profile, *, extra_exercises: Iterable[st
                         firings=engine.firings)
 
 
-def new_engine(kb: KnowledgeBase) -> RecordingEngine:
-    """A fresh experta engine with the knowledge base's rules compiled in."""
-    return kb.rules.engine_class()
 
 
 __all__ = ["Consultation", "Firing", "Origin", "RecordingEngine", "Support", "consult",
-           "declarations", "fact_kind_of", "new_engine", "relevant", "trace_records"]
+           "declarations", "fact_kind_of", "relevant", "trace_records"]
 
 
 def trace_records(consultation: Consultation) -> list[dict[str, Any]]:

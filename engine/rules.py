@@ -100,17 +100,79 @@ class CompiledRule:
     loc: Loc
     actions: list[Action]
     fact_vars: list[str]                 # binding names of the matched positive patterns
-    experta_rule: Any = field(repr=False, default=None)
+    requires: tuple[tuple[str, tuple[tuple[str, Any], ...]], ...] = ()  # positive (kind, literals)
+    mentions: frozenset[str] = frozenset()   # every fact kind in its conditions
+    produces: frozenset[str] = frozenset()   # the fact kinds its actions assert
+    conditions: tuple[Any, ...] = field(repr=False, default=())
+
+    def experta_rule(self) -> Any:
+        """A new experta Rule for this rule (experta binds a Rule object to one engine)."""
+        return Rule(*self.conditions, salience=self.salience)(_rhs(self))
 
 
 @dataclass
 class CompiledRules:
-    """All rules of a knowledge base, and the experta engine class that runs them."""
+    """All rules of a knowledge base, and the experta engines that run them."""
 
     rules: dict[str, CompiledRule]
     kinds: dict[str, FactKindDef]
     anchors: frozenset[str]              # ids named literally in rule conditions
-    engine_class: type = field(repr=False, default=KnowledgeEngine)
+    engine_base: type = field(repr=False, default=KnowledgeEngine)
+    _engines: dict[frozenset[str], Any] = field(repr=False, default_factory=dict)
+
+    def firable(self, profile_facts: list[tuple[str, dict[str, Any]]]) -> frozenset[str]:
+        """The rules that can possibly fire for these profile facts.
+
+        A rule needs every positive pattern matched. A pattern on a profile kind with literal
+        fields (`phase: {id: taper}`) needs a profile fact with those values; a pattern on a
+        derived or action kind needs a firable rule that asserts that kind; graph facts are
+        assumed present. Iterated to a fixpoint. A rule left out could never have fired, so
+        leaving it out of the Rete network changes no conclusion - it only saves work.
+        """
+        have: dict[str, list[dict[str, Any]]] = {}
+        for kind, fields in profile_facts:
+            have.setdefault(kind, []).append(fields)
+        produced: set[str] = set()
+        firable: set[str] = set()
+        changed = True
+        while changed:
+            changed = False
+            for rule_id, rule in self.rules.items():
+                if rule_id in firable or not self._satisfiable(rule, have, produced):
+                    continue
+                firable.add(rule_id)
+                produced |= rule.produces
+                changed = True
+        return frozenset(firable)
+
+    def _satisfiable(self, rule: CompiledRule, have: dict[str, list[dict[str, Any]]],
+                     produced: set[str]) -> bool:
+        for kind, literals in rule.requires:
+            origin = self.kinds[kind].origin
+            if origin == "graph":
+                continue
+            if origin == "profile":
+                if not any(all(f.get(k) == v for k, v in literals) for f in have.get(kind, [])):
+                    return False
+            elif kind not in produced:
+                return False
+        return True
+
+    def graph_kinds(self, rule_ids: frozenset[str]) -> frozenset[str]:
+        """The graph fact kinds these rules mention (the only ones worth declaring)."""
+        return frozenset(k for r in rule_ids for k in self.rules[r].mentions
+                         if self.kinds[k].origin == "graph")
+
+    def engine_for(self, rule_ids: frozenset[str]) -> Any:
+        """An experta engine holding just these rules, built once and then reused."""
+        engine = self._engines.get(rule_ids)
+        if engine is None:
+            members = {f"rule_{i:04d}": self.rules[r].experta_rule()
+                       for i, r in enumerate(sorted(rule_ids))}
+            members["matched_kinds"] = frozenset(k for r in rule_ids for k in self.rules[r].mentions)
+            engine = type("CompiledKbEngine", (self.engine_base,), members)()
+            self._engines[rule_ids] = engine
+        return engine
 
 
 # -- compiling -----------------------------------------------------------------------------------
@@ -131,6 +193,8 @@ class _RuleCompiler:
         self.fact_vars: list[str] = []
         self._hidden = 0
         self._pending_tests: list[Any] = []
+        self.requires: list[tuple[str, tuple[tuple[str, Any], ...]]] = []
+        self.mentions: set[str] = set()
 
     # errors
     def _loc(self, section: str, index: int | None = None) -> Loc:
@@ -149,9 +213,15 @@ class _RuleCompiler:
 
     # conditions
     def compile(self) -> CompiledRule | None:
+        """Compile the conditions in the order written (as CLIPS does): a `not` or `test` sits
+        where it is written, so it can use only variables bound above it, and authors control
+        the join order - the most selective pattern first is the fastest."""
         conditions: list[Any] = []
-        negations: list[tuple[Any, int]] = []
-        tests: list[tuple[Any, int]] = []
+        self.bound_anywhere = {VAR.match(v).group(1) for item in self.spec.when
+                               if isinstance(item, dict) and len(item) == 1
+                               and next(iter(item)) not in ("not", "test")
+                               for body in item.values() if isinstance(body, dict)
+                               for v in body.values() if is_var(v)}
         for index, item in enumerate(self.spec.when):
             loc = self._loc("when", index)
             if not isinstance(item, dict) or len(item) != 1:
@@ -159,30 +229,32 @@ class _RuleCompiler:
                            "'- symptom: {id: $s}', '- not: {...}' or '- test: \"$a > 0.5\"'", loc)
                 continue
             (head, body), = item.items()
+            if head in ("not", "test") and not conditions:
+                self.error(f"a rule must start with a positive pattern, not '{head}'", loc)
+                continue
             if head == "not":
-                negations.append((body, index))   # compiled once every binding is known
+                if not isinstance(body, dict) or len(body) != 1:
+                    self.error("'not' takes one pattern such as {exclusion: {exercise: $e}}", loc)
+                    continue
+                (kind, inner), = body.items()
+                pattern = self.pattern(kind, inner, loc, negated=True)
+                if pattern is not None:
+                    self.mentions.add(kind)
+                    conditions.append(NOT(pattern))
             elif head == "test":
-                tests.append((body, index))
+                test = self.test(body, loc)
+                if test is not None:
+                    conditions.append(test)
             else:
                 pattern = self.pattern(head, body, loc, negated=False)
                 if pattern is not None:
                     binding = f"f{len(self.fact_vars)}"
                     self.fact_vars.append(binding)
+                    self.mentions.add(head)
+                    self.requires.append((head, self._literals(body)))
                     conditions.append(getattr(AS, binding) << pattern)
-        for body, index in negations:
-            loc = self._loc("when", index)
-            if not isinstance(body, dict) or len(body) != 1:
-                self.error("'not' takes one pattern such as {exclusion: {exercise: $e}}", loc)
-                continue
-            (head, inner), = body.items()
-            pattern = self.pattern(head, inner, loc, negated=True)
-            if pattern is not None:
-                conditions.append(NOT(pattern))
-        for body, index in tests:
-            test = self.test(body, self._loc("when", index))
-            if test is not None:
-                conditions.append(test)
-        conditions.extend(self._pending_tests)
+                    conditions.extend(self._pending_tests)
+                    self._pending_tests = []
         actions = [a for a in (self.action(item, self._loc("then", i))
                                for i, item in enumerate(self.spec.then)) if a is not None]
         if self.errors:
@@ -190,9 +262,19 @@ class _RuleCompiler:
         compiled = CompiledRule(
             id=self.spec.id, description=self.spec.description,
             sources=[s.id for s in self.spec.sources], salience=self.spec.salience,
-            loc=self.raw.loc_of("id"), actions=actions, fact_vars=list(self.fact_vars))
-        compiled.experta_rule = Rule(*conditions, salience=self.spec.salience)(_rhs(compiled))
+            loc=self.raw.loc_of("id"), actions=actions, fact_vars=list(self.fact_vars),
+            requires=tuple(self.requires), mentions=frozenset(self.mentions),
+            produces=frozenset(a.kind for a in actions))
+        compiled.conditions = tuple(conditions)
         return compiled
+
+    @staticmethod
+    def _literals(body: Any) -> tuple[tuple[str, Any], ...]:
+        """The fields a pattern fixes to a literal value (for the reachability analysis)."""
+        if not isinstance(body, dict):
+            return ()
+        return tuple(sorted((k, v) for k, v in body.items()
+                            if isinstance(v, (str, int, float, bool)) and not is_var(v)))
 
     def pattern(self, kind: str, body: Any, loc: Loc, *, negated: bool) -> Any:
         if kind not in self.kinds:
@@ -221,6 +303,9 @@ class _RuleCompiler:
         ftype = definition.fields[name]
         if is_var(value):
             var = VAR.match(value).group(1)
+            if negated and var not in self.bound and var in self.bound_anywhere:
+                self.error(f"variable '${var}' in 'not' is bound only below it", loc,
+                           suggestion="move the 'not' below the pattern that binds it")
             if negated and var not in self.bound:
                 # a variable first seen inside `not` is local to it: any value matches
                 return getattr(MATCH, var_name(var) + "_local")
@@ -289,7 +374,11 @@ class _RuleCompiler:
                 self.anchors.add(value)
 
     def _used(self, var: str, loc: Loc) -> None:
-        if var not in self.bound:
+        if var not in self.bound and var in getattr(self, "bound_anywhere", ()):
+            self.error(f"variable '${var}' is used above the condition that binds it", loc,
+                       suggestion="move this condition below the pattern that binds "
+                                  f"'${var}'")
+        elif var not in self.bound:
             self.error(f"variable '${var}' is used but never bound", loc,
                        suggestion=did_you_mean(var, self.bound)
                        or "bind it in a positive condition first, e.g. '- focus: {muscle: $"
@@ -529,8 +618,6 @@ def compile_rules(kb: KnowledgeBase) -> CompiledRules:
             compiled[rule_id] = rule
     if errors:
         raise RuleCompileErrors(errors)
-    members = {f"rule_{index:04d}": rule.experta_rule for index, rule in enumerate(compiled.values())}
-    engine_class = type("CompiledKbEngine", (RecordingEngine,), members)
     return CompiledRules(rules=compiled, kinds=kinds, anchors=frozenset(anchors),
-                         engine_class=engine_class)
+                         engine_base=RecordingEngine)
 

@@ -292,6 +292,122 @@ class Selection(Cited):
     require: list[Requirement] = []
 
 
+# -- mappings: how an external exercise dataset is imported (kbrun kb import) --------------------
+
+class MuscleTerm(Strict):
+    """A dataset's muscle word, the muscles it stands for here, and the regions working it loads."""
+
+    term: Text
+    to: Annotated[list[Id], ref("muscle")] = []       # empty: not a muscle kbrun works on
+    loads: dict[Region, Intensity] = {}                # when it is a primary target
+    heavy_loads: dict[Region, Intensity] = {}          # ... of a compound lift with heavy equipment
+
+
+class EquipmentTerm(Strict):
+    """A dataset's equipment word (`null` for none given) and the kbrun equipment it means."""
+
+    term: Text | None
+    to: Annotated[Id | None, ref("equipment")] = None  # None: records with it are skipped
+    vague: bool = False                                # the name may say more (equipment_keywords)
+    reason: Text | None = None
+
+
+class LevelTerm(Strict):
+    term: Text
+    to: Annotated[Id, ref("level")]
+
+
+class CategoryTerm(Strict):
+    """A dataset's category and the kbrun category it becomes (None: skipped)."""
+
+    term: Text
+    to: Category | None = None
+    static: Category | None = None     # the category instead, for a record whose force is static
+    reason: Text | None = None
+
+
+class KeywordEquipment(Strict):
+    """Equipment read from the name when the dataset says body weight or something vague."""
+
+    keywords: Annotated[list[Text], Field(min_length=1)]
+    to: Annotated[Id, ref("equipment")]
+
+
+class PatternRule(Strict):
+    """Name keywords that decide a movement pattern, and the built-in exercise it is a variant of.
+
+    A variant inherits the built-in exercise's joint load, impact and unilateral flag where
+    they are higher, and every contraindication that names the built-in exercise.
+    """
+
+    keywords: Annotated[list[Text], Field(min_length=1)]
+    pattern: Id
+    categories: list[Category] = []                          # only for these (empty: any)
+    equipment: Annotated[list[Id], ref("equipment")] = []   # only with one of these
+    variant_of: Annotated[Id | None, ref("exercise")] = None
+
+
+class SkipRule(Strict):
+    """Name keywords of records not to import, with the reason reported for them."""
+
+    keywords: Annotated[list[Text], Field(min_length=1)]
+    reason: Text
+
+
+class CategoryDefaults(Strict):
+    """What an imported exercise of a kbrun category gets when the dataset does not say."""
+
+    category: Category
+    qualities: Annotated[list[Id], ref("quality")] = []
+    impact: Impact = "none"
+    joint_load: dict[Region, Intensity] = {}
+    joint_load_cap: Intensity | None = None   # no region above this (stretches load little)
+    dose: Dose
+    loaded_dose: Dose | None = None           # for a loadable exercise
+    static_dose: Dose | None = None           # for a record whose force is static
+
+
+class DatasetMapping(Cited):
+    """How `kbrun kb import` turns an external exercise dataset into knowledge-base entries."""
+
+    id: Id
+    name: Text
+    dataset: Annotated[SourceId, ref("source")]
+    id_prefix: Id
+    muscles: Annotated[list[MuscleTerm], Field(min_length=1)]
+    equipment: Annotated[list[EquipmentTerm], Field(min_length=1)]
+    levels: Annotated[list[LevelTerm], Field(min_length=1)]
+    categories: Annotated[list[CategoryTerm], Field(min_length=1)]
+    defaults: Annotated[list[CategoryDefaults], Field(min_length=1)]
+    equipment_keywords: list[KeywordEquipment] = []
+    loadable_equipment: Annotated[list[Id], ref("equipment")] = []
+    heavy_equipment: Annotated[list[Id], ref("equipment")] = []
+    unilateral_keywords: list[Text] = []
+    unilateral_qualities: Annotated[list[Id], ref("quality")] = []
+    patterns: list[PatternRule] = []
+    skip: list[SkipRule] = []
+    cues: Annotated[int, Field(ge=0, le=5)] = 2
+
+    @model_validator(mode="after")
+    def _each_term_once(self) -> DatasetMapping:
+        for field_name in ("muscles", "equipment", "levels", "categories"):
+            seen: set[str | None] = set()
+            for item in getattr(self, field_name):
+                if item.term in seen:
+                    raise ValueError(f"{field_name}: term {item.term!r} is mapped twice")
+                seen.add(item.term)
+        categories = [d.category for d in self.defaults]
+        for category in set(categories):
+            if categories.count(category) > 1:
+                raise ValueError(f"defaults: category '{category}' is given twice")
+        for term in self.categories:
+            for target in (term.to, term.static):
+                if target is not None and target not in categories:
+                    raise ValueError(f"categories: '{term.term}' becomes '{target}', which has "
+                                     "no entry under defaults")
+        return self
+
+
 # section name in a file -> (kind name, model)
 SECTIONS: dict[str, tuple[str, type[Strict]]] = {
     "sources": ("source", Source),
@@ -309,5 +425,6 @@ SECTIONS: dict[str, tuple[str, type[Strict]]] = {
     "facts": ("fact", FactKind),
     "rules": ("rule", RuleSpec),
     "selection": ("selection", Selection),
+    "mappings": ("mapping", DatasetMapping),
 }
 KIND_SECTION = {kind: section for section, (kind, _model) in SECTIONS.items()}
