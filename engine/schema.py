@@ -286,6 +286,7 @@ class Selection(Cited):
     description: Text
     max_per_pattern: Annotated[int, Field(ge=1)] = 1
     max_per_category: dict[Category, Annotated[int, Field(ge=0)]] = {}
+    max_per_muscle: Annotated[int, Field(ge=1)] = 2
     overlap_penalty: Annotated[float, Field(ge=0.0, le=1.0)] = 0.5
     cover_focus_at_least: Annotated[float, Field(gt=0.0, le=1.0)] = 0.4
     balance_opposing: bool = True
@@ -336,8 +337,8 @@ class KeywordEquipment(Strict):
 class PatternRule(Strict):
     """Name keywords that decide a movement pattern, and the built-in exercise it is a variant of.
 
-    A variant inherits the built-in exercise's joint load, impact and unilateral flag where
-    they are higher, and every contraindication that names the built-in exercise.
+    A variant inherits the built-in exercise's joint load and impact where they are higher,
+    and every contraindication that names the built-in exercise.
     """
 
     keywords: Annotated[list[Text], Field(min_length=1)]

@@ -158,6 +158,12 @@ def select_session(kb: KnowledgeBase, ranked: list[Candidate], limit: int,
         twin = [c.exercise for c in chosen if c.pattern == candidate.pattern]
         if len(twin) >= policy.max_per_pattern:
             return f"near-identical to {twin[0]} (same '{candidate.pattern}' pattern)"
+        for muscle in kb.exercises[candidate.exercise].targets.primary:
+            working = [c.exercise for c in chosen
+                       if muscle in kb.exercises[c.exercise].targets.primary]
+            if len(working) >= policy.max_per_muscle:
+                return (f"{', '.join(working)} already work {muscle} "
+                        f"(at most {policy.max_per_muscle} per muscle)")
         category = kb.exercises[candidate.exercise].category
         cap = policy.max_per_category.get(category)
         if cap is not None and sum(kb.exercises[c.exercise].category == category
