@@ -123,6 +123,51 @@ def advise(
     render.advice(result, knowledge, format.value, trace=trace)
 
 
+ExerciseArg = Annotated[str, typer.Argument(metavar="EXERCISE", help="An exercise id or name.")]
+
+
+@app.command()
+def why(
+    exercise: ExerciseArg,
+    symptom: SymptomOpt = None, injury: InjuryOpt = None, goal: GoalOpt = None,
+    phase: PhaseOpt = None, level: LevelOpt = None, equipment: EquipmentOpt = None,
+    setting: SettingOpt = None, red_flag: RedFlagOpt = None, pain: PainOpt = None,
+    limit: LimitOpt = None, profile: ProfileOpt = None, kb: KbOpt = None,
+    format: FormatOpt = Format.text,
+) -> None:
+    """Why EXERCISE is in the session: its derivation, score and dose, rule by rule."""
+    from kbrun.cli import render
+    from kbrun.engine.explain import why as explain_why
+
+    knowledge = load(kb)
+    runner = profile_of(knowledge, profile, symptoms=symptom, injuries=injury, goals=goal,
+                        phase=phase, level=level, equipment=equipment,
+                        setting=setting.value if setting else None, red_flags=red_flag,
+                        pain=pain, limit=limit)
+    render.why(explain_why(knowledge, runner, exercise), format.value)
+
+
+@app.command("why-not")
+def why_not(
+    exercise: ExerciseArg,
+    symptom: SymptomOpt = None, injury: InjuryOpt = None, goal: GoalOpt = None,
+    phase: PhaseOpt = None, level: LevelOpt = None, equipment: EquipmentOpt = None,
+    setting: SettingOpt = None, red_flag: RedFlagOpt = None, pain: PainOpt = None,
+    limit: LimitOpt = None, profile: ProfileOpt = None, kb: KbOpt = None,
+    format: FormatOpt = Format.text,
+) -> None:
+    """Why EXERCISE is not in the session, and the smallest change that would bring it in."""
+    from kbrun.cli import render
+    from kbrun.engine.explain import why_not as explain_why_not
+
+    knowledge = load(kb)
+    runner = profile_of(knowledge, profile, symptoms=symptom, injuries=injury, goals=goal,
+                        phase=phase, level=level, equipment=equipment,
+                        setting=setting.value if setting else None, red_flags=red_flag,
+                        pain=pain, limit=limit)
+    render.why_not(explain_why_not(knowledge, runner, exercise), format.value)
+
+
 from kbrun.cli import kb as _kb  # noqa: E402  (registers the `kb` command group)
 
 app.add_typer(_kb.kb_app, name="kb")

@@ -222,3 +222,111 @@ def mapping(data: dict[str, Any], fmt: str, title: str) -> None:
             shown = ", ".join(map(str, value)) if isinstance(value, list) else value
             lines.append(f"{'- ' if fmt == 'markdown' else ''}{key}: {shown}")
     typer.echo("\n".join(lines))
+
+
+# -- explanations --------------------------------------------------------------------------------
+
+def _tree_lines(node: Any, prefix: str = "", last: bool = True, top: bool = True) -> list[str]:
+    branch = "" if top else ("└─ " if last else "├─ ")
+    if node.origin == "rule":
+        label = f"{node.fact}  ⇐ rule {node.rule}: {node.description} [{', '.join(node.sources)}]"
+    elif node.origin == "session":
+        label = f"{node.fact}  ⇐ {node.description}"
+    else:
+        cited = f" [{', '.join(node.sources)}]" if node.sources else ""
+        label = f"{node.fact}  ⇐ {node.origin}: {node.description}{cited}"
+    lines = [prefix + branch + label]
+    child_prefix = prefix + ("" if top else ("   " if last else "│  "))
+    for index, premise in enumerate(node.premises):
+        lines += _tree_lines(premise, child_prefix, index == len(node.premises) - 1, False)
+    return lines
+
+
+def why(answer: Any, fmt: str) -> None:
+    """`kbrun why`: the derivation tree, the score, the dose and the ranking."""
+    if fmt == "json":
+        emit_json(answer.to_dict())
+        return
+    md = fmt == "markdown"
+    lines = [f"# Why {answer.name} ({answer.exercise})" if md
+             else f"Why {answer.name} ({answer.exercise})?"]
+    if not answer.recommended:
+        lines.append(answer.note)
+        typer.echo("\n".join(lines))
+        return
+    lines += ["", "## Derivation" if md else "Derivation:", ""]
+    tree = _tree_lines(answer.derivation)
+    lines += (["```"] + tree + ["```"]) if md else tree
+    lines += ["", "## Score" if md else "Score:"]
+    for item in answer.contributions:
+        lines.append(f"- {item['weight']:.3g}  {item['reason']}  ({', '.join(item['rules'])})")
+    lines.append(answer.combination)
+    if answer.dose:
+        lines += ["", "## Dose" if md else "Dose:"]
+        for step in answer.dose:
+            changes = ", ".join(f"{k}={v}" for k, v in step["changes"].items()) or "no change"
+            follows = f"; follows {step['follows']}" if step["follows"] else ""
+            lines.append(f"- rule {step['rule']} (priority {step['priority']}): {changes}"
+                         f"{follows} [{', '.join(step['sources'])}]")
+    lines += ["", "## Rank" if md else "Rank:", answer.ranking]
+    typer.echo("\n".join(lines))
+
+
+def why_not(answer: Any, fmt: str) -> None:
+    """`kbrun why-not`: the case that holds, its reasons, and the change that would help."""
+    if fmt == "json":
+        emit_json(answer.to_dict())
+        return
+    md = fmt == "markdown"
+    titles = {"recommended": "it is recommended", "excluded": "a rule excluded it",
+              "not-a-candidate": "nothing linked it to this profile",
+              "ranked-out": "it ranked out of the session"}
+    lines = [(f"# Why not {answer.name} ({answer.exercise})" if md
+              else f"Why not {answer.name} ({answer.exercise})?"),
+             f"{'**' if md else ''}{titles[answer.case]}{'**' if md else ''}"]
+    for reason in answer.reasons:
+        line = f"- {reason['message']}"
+        if reason.get("rule"):
+            line += f" (rule {reason['rule']}: {reason['description']} [{', '.join(reason['sources'])}])"
+        lines.append(line)
+        if reason.get("facts"):
+            lines.append("  triggered by: " + "; ".join(reason["facts"]))
+    if answer.change:
+        lines.append(f"It would be in the session with {answer.change['option']} (rank "
+                     f"{answer.change['rank']}, score {answer.change['score']:.4f}).")
+    elif answer.tried:
+        lines.append("No single change brings it in (tried: " + ", ".join(answer.tried) + ").")
+    typer.echo("\n".join(lines))
+
+
+# -- import --------------------------------------------------------------------------------------
+
+def import_report(report: Any, fmt: str) -> None:
+    """`kbrun kb import`: what was written, linked and skipped, and how to use the folder."""
+    if fmt == "json":
+        emit_json(report.to_dict())
+        return
+    md = fmt == "markdown"
+    bullet = "- " if md else "  "
+    commit = f", commit {report.commit[:12]}" if report.commit else ""
+    lines = [f"{'# ' if md else ''}Imported {report.dataset} ({report.records} records{commit}) "
+             f"into {report.out}"]
+    by_category = ", ".join(f"{n} {c}" for c, n in report.imported_by_category().items())
+    lines.append(f"{bullet}{len(report.imported)} new exercises" + (f" ({by_category})"
+                                                                    if by_category else ""))
+    examples = ", ".join(f"{link.exercise} <- {link.record}" for link in report.linked[:3])
+    lines.append(f"{bullet}{len(report.linked)} linked to exercises kbrun already has"
+                 + (f" ({examples}{', ...' if len(report.linked) > 3 else ''})" if examples else ""))
+    lines.append(f"{bullet}{report.extended_contraindications} contraindications extended to "
+                 "imported variants")
+    lines.append(f"{bullet}{len(report.skipped)} skipped:")
+    for reason, count in report.skipped_by_reason().items():
+        lines.append(f"{'  - ' if md else '    '}{count:>4}  {reason}")
+    problems = [s for s in report.skipped if s.kind != "mapping"]
+    for item in problems[:10]:
+        lines.append(f"{'  - ' if md else '    '}{report.path}:{item.line}: {item.record}: "
+                     f"{item.detail}")
+    lines.append(f"{bullet}files: " + ", ".join(report.files))
+    if report.valid:
+        lines.append(f"The folder validates. Use it with: kbrun advise --kb {report.out} ...")
+    typer.echo("\n".join(lines))

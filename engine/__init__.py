@@ -28,13 +28,19 @@ def advise(profile: Profile, kb: KnowledgeBase) -> Advice:
     """Reason from a runner's profile to a ranked, dosed session.
 
     Takes a Profile from make_profile() and a KnowledgeBase from load_kb(); returns an Advice
-    value. The compiled Rete networks are cached on the knowledge base, so calling this many
-    times with one `kb` (as batch mode does) builds each network once.
+    value, which callers must treat as read-only: the compiled Rete networks and the last 256
+    answers are cached on the knowledge base (the same profile always gets the same advice),
+    so calling this many times with one `kb` (as batch mode and why-not do) is cheap.
     """
     from kbrun.engine.inference import consult
     from kbrun.engine.session import build_advice
 
-    return build_advice(kb, profile, consult(kb, profile))
+    cache = kb.advice_cache
+    if profile not in cache:
+        if len(cache) >= 256:
+            cache.pop(next(iter(cache)))  # the oldest
+        cache[profile] = build_advice(kb, profile, consult(kb, profile))
+    return cache[profile]
 
 
 __all__ = [

@@ -23,4 +23,48 @@ for _handler in logging.getLogger().handlers:
     if _handler not in _root_handlers:
         logging.getLogger().removeHandler(_handler)
 
+
+def _index_bus_by_fact_type() -> None:
+    """Let experta's Rete bus hand each fact only to the alpha branches of its own type.
+
+    experta 1.9.4 sends every new fact to every first-level alpha node, nearly all of which
+    are type checks that then fail; with a few dozen fact kinds that is most of the cost of a
+    declaration. Dispatching by type sends the fact to exactly the nodes whose type check
+    would pass (and to any node that is not a type check), so every match is unchanged. experta
+    has had one release, so these internals are stable; tests/engine/test_experta_shim.py
+    checks the indexed bus against the original on a real consultation.
+    """
+    from experta.matchers.rete.check import TypeCheck
+    from experta.matchers.rete.nodes import BusNode
+    from experta.matchers.rete.token import Token
+
+    def children_for(bus: BusNode, fact_type: type) -> list:
+        index = bus.__dict__.get("_kbrun_index")
+        if index is None or index[0] != len(bus.children):
+            index = (len(bus.children), {})
+            bus.__dict__["_kbrun_index"] = index
+        found = index[1].get(fact_type)
+        if found is None:
+            found = [child for child in bus.children
+                     if not isinstance(getattr(child.node, "matcher", None), TypeCheck)
+                     or child.node.matcher.fact_type is fact_type]
+            index[1][fact_type] = found
+        return found
+
+    def add(self: BusNode, fact: object) -> None:
+        token = Token.valid(fact)
+        for child in children_for(self, type(fact)):
+            child.callback(token)
+
+    def remove(self: BusNode, fact: object) -> None:
+        token = Token.invalid(fact)
+        for child in children_for(self, type(fact)):
+            child.callback(token)
+
+    BusNode._kbrun_original = (BusNode.add, BusNode.remove)
+    BusNode.add, BusNode.remove = add, remove
+
+
+_index_bus_by_fact_type()
+
 __all__ = ["AS", "MATCH", "NOT", "TEST", "Fact", "KnowledgeEngine", "P", "Rule", "experta"]

@@ -27,6 +27,7 @@ class KnowledgeBase:
     raw: dict[str, Any] = field(repr=False)     # id -> merged LineDict, for error locations
     layers: list[str] = field(default_factory=list)
     fingerprint: str = ""
+    advice_cache: dict[Any, Any] = field(default_factory=dict, repr=False, compare=False)
 
     # -- typed views -------------------------------------------------------------------------
     @property

@@ -1,0 +1,309 @@
+"""Explanations: why an exercise was recommended (its derivation from the runner's inputs and the
+knowledge base) and why another was not (the rule that excluded it, the missing link, or the
+ranking), with the smallest profile change that would bring it in, found by re-running."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from kbrun.engine.errors import UnknownId
+from kbrun.engine.facts import describe
+from kbrun.engine.graph import source_ids
+from kbrun.engine.session import EVIDENCE_DISCOUNT, build_advice, rules_for
+
+if TYPE_CHECKING:
+    from kbrun.engine.advice import Advice
+    from kbrun.engine.inference import Consultation, FactKey
+    from kbrun.engine.knowledge import KnowledgeBase
+    from kbrun.engine.profile import Profile
+
+
+@dataclass
+class Node:
+    """One step of a derivation: a fact, and the rule and premises that produced it, or the
+    profile input or knowledge-base link it came from (a leaf)."""
+
+    fact: str
+    origin: str                      # rule | profile | graph | session
+    rule: str | None = None
+    description: str | None = None
+    sources: list[str] = field(default_factory=list)
+    premises: list[Node] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"fact": self.fact, "origin": self.origin, "rule": self.rule,
+                "description": self.description,
+                "source": self.sources[0] if self.sources else None, "sources": self.sources,
+                "premises": [p.to_dict() for p in self.premises]}
+
+    def leaves(self) -> list[Node]:
+        if not self.premises:
+            return [self]
+        return [leaf for p in self.premises for leaf in p.leaves()]
+
+    def rules(self) -> list[str]:
+        found = [self.rule] if self.rule else []
+        return found + [r for p in self.premises for r in p.rules()]
+
+
+def derivation(kb: KnowledgeBase, consultation: Consultation, key: FactKey) -> Node:
+    """The derivation tree of one fact, down to profile inputs and graph links.
+
+    A fact asserted by several firings is explained by the first; its premises were in
+    working memory before that firing, so the tree is finite.
+    """
+    fact = describe(consultation.facts[key])
+    origin = consultation.origins.get(key)
+    if origin is not None:
+        return Node(fact, origin.kind, description=origin.detail, sources=list(origin.sources))
+    support = consultation.support[key][0]
+    spec = kb.rule_specs[support.rule]
+    return Node(fact, "rule", rule=support.rule, description=spec.description,
+                sources=source_ids(spec.sources),
+                premises=[derivation(kb, consultation, p) for p in support.premises])
+
+
+# -- why -----------------------------------------------------------------------------------------
+
+@dataclass
+class Why:
+    """Why an exercise is in the session (or, if it is not, a pointer to why-not)."""
+
+    exercise: str
+    name: str
+    recommended: bool
+    rank: int | None
+    score: float | None
+    derivation: Node | None
+    contributions: list[dict[str, Any]]
+    combination: str
+    dose: list[dict[str, Any]]
+    ranking: str
+    note: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"exercise": self.exercise, "name": self.name, "recommended": self.recommended,
+                "rank": self.rank, "score": self.score,
+                "derivation": self.derivation.to_dict() if self.derivation else None,
+                "contributions": self.contributions, "combination": self.combination,
+                "dose": self.dose, "ranking": self.ranking, "note": self.note}
+
+
+def _exercise_id(kb: KnowledgeBase, exercise: str) -> str:
+    if exercise in kb.exercises:
+        return exercise
+    alias = kb.resolve_alias("exercise", exercise)
+    if alias is None:
+        raise UnknownId("exercise", exercise, kb.exercises)
+    return alias
+
+
+def why(kb: KnowledgeBase, profile: Profile, exercise: str, advice: Advice | None = None) -> Why:
+    """Explain a recommendation: the derivation of each piece of evidence, how the score was
+    combined, how the dose was set, and why it ranks where it does.
+
+    Raises UnknownId for an exercise the knowledge base does not have.
+    """
+    from kbrun.engine import advise
+
+    exercise = _exercise_id(kb, exercise)
+    advice = advice or advise(profile, kb)
+    name = kb.exercises[exercise].name
+    rec = advice.recommendation(exercise)
+    if rec is None:
+        return Why(exercise, name, False, None, None, None, [], "", [], "",
+                   note=f"{exercise} is not in this session; ask `kbrun why-not {exercise}` "
+                        "with the same options to see why.")
+    consultation = advice.consultation
+    keys = [k for k in consultation.keys_of_kind("recommendation")
+            if consultation.fields(k)["exercise"] == exercise]
+    keys.sort(key=lambda k: (-float(consultation.fields(k)["weight"]),
+                             str(consultation.fields(k)["reason"])))
+    trees = [derivation(kb, consultation, k) for k in keys]
+    contributions = [{"weight": float(consultation.fields(k)["weight"]),
+                      "reason": str(consultation.fields(k)["reason"]),
+                      "rules": list(rules_for(consultation, k))} for k in keys]
+    weights = sorted((c["weight"] for c in contributions), reverse=True)
+    terms = " x ".join(f"(1 - {w:.3g}{_discount(i)})" for i, w in enumerate(weights))
+    combination = (f"score = 1 - {terms} = {rec.score:.4f} (each further piece of evidence "
+                   f"counts {EVIDENCE_DISCOUNT:g} times the one before)")
+    dose = [{"rule": s.rule, "priority": s.priority, "changes": dict(s.changes),
+             "follows": s.follows, "note": s.note,
+             "sources": source_ids(kb.claims[s.follows].sources) if s.follows
+             else source_ids(kb.rule_specs[s.rule].sources)} for s in rec.dose_steps]
+    root = Node(f"recommended({exercise}, rank={rec.rank}, score={rec.score:.4f})", "session",
+                description="the evidence below, combined and ranked by the selection policy",
+                sources=source_ids(kb.selection.sources), premises=trees)
+    return Why(exercise, name, True, rec.rank, rec.score, root, contributions, combination, dose,
+               _ranking(advice, rec.rank, rec.score, rec.selection_note))
+
+
+def _discount(index: int) -> str:
+    return "" if index == 0 else f" x {EVIDENCE_DISCOUNT ** index:g}"
+
+
+def _ranking(advice: Advice, rank: int, score: float, note: str | None) -> str:
+    picks = advice.recommendations
+    parts = [f"rank {rank} of {len(picks)} by score"]
+    if rank > 1:
+        above = picks[rank - 2]
+        parts.append(f"below {above.exercise} ({above.score:.4f})")
+    if rank < len(picks):
+        below = picks[rank]
+        parts.append(f"above {below.exercise} ({below.score:.4f})")
+    outside = [s for s in advice.skipped if s.score > score]
+    if outside:
+        parts.append("ahead of higher-scored " + ", ".join(
+            f"{s.exercise} ({s.score:.4f}: {s.why})" for s in outside[:3]))
+    if note:
+        parts.append(note)
+    return "; ".join(parts)
+
+
+# -- why not -------------------------------------------------------------------------------------
+
+@dataclass
+class WhyNot:
+    """Why an exercise is not in the session, and what would bring it in."""
+
+    exercise: str
+    name: str
+    recommended: bool
+    case: str                        # recommended | excluded | not-a-candidate | ranked-out
+    reasons: list[dict[str, Any]]
+    change: dict[str, Any] | None    # the smallest profile change that brings it in
+    tried: list[str]                 # the changes that were re-run
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"exercise": self.exercise, "name": self.name, "recommended": self.recommended,
+                "case": self.case, "reasons": self.reasons, "change": self.change,
+                "tried": self.tried}
+
+
+def why_not(kb: KnowledgeBase, profile: Profile, exercise: str, *, search: bool = True) -> WhyNot:
+    """Explain why an exercise is not recommended, answering the case that holds:
+    excluded (each rule that excluded it and the facts that triggered it), never a candidate
+    (the links that are missing), or ranked out (its score against the session's); and, with
+    `search`, the smallest profile change that brings it in, verified by re-running the engine.
+
+    Raises UnknownId for an exercise the knowledge base does not have.
+    """
+    from kbrun.engine.inference import consult
+
+    exercise = _exercise_id(kb, exercise)
+    name = kb.exercises[exercise].name
+    consultation = consult(kb, profile, extra_exercises=[exercise])
+    advice = build_advice(kb, profile, consultation)
+    rec = advice.recommendation(exercise)
+    if rec is not None:
+        return WhyNot(exercise, name, True, "recommended",
+                      [{"kind": "recommended", "message": f"{exercise} is recommended (rank "
+                        f"{rec.rank}, score {rec.score:.4f}); ask `kbrun why {exercise}`."}],
+                      None, [])
+    keys = [k for k in consultation.keys_of_kind("exclusion")
+            if consultation.fields(k)["exercise"] == exercise]
+    if keys:
+        case = "excluded"
+        reasons = [_exclusion_reason(kb, consultation, k) for k in keys]
+    else:
+        skipped = next((s for s in advice.skipped if s.exercise == exercise), None)
+        if skipped is not None:
+            case = "ranked-out"
+            reasons = [_ranked_out_reason(advice, skipped)]
+        else:
+            case = "not-a-candidate"
+            reasons = _missing_links(kb, advice, exercise)
+    change, tried = (_smallest_change(kb, profile, exercise, case, reasons) if search
+                     else (None, []))
+    return WhyNot(exercise, name, False, case, reasons, change, tried)
+
+
+def _exclusion_reason(kb: KnowledgeBase, consultation: Consultation, key: FactKey
+                      ) -> dict[str, Any]:
+    support = consultation.support[key][0]
+    spec = kb.rule_specs[support.rule]
+    return {"kind": "excluded", "message": str(consultation.fields(key)["reason"]),
+            "rule": support.rule, "description": spec.description,
+            "sources": source_ids(spec.sources),
+            "facts": [describe(consultation.facts[p]) for p in support.premises],
+            "derivation": derivation(kb, consultation, key).to_dict()}
+
+
+def _ranked_out_reason(advice: Advice, skipped: Any) -> dict[str, Any]:
+    last = advice.recommendations[-1] if advice.recommendations else None
+    message = f"scored {skipped.score:.4f} but was not picked: {skipped.why}"
+    if last is not None:
+        message += f"; the last exercise in the session, {last.exercise}, scored {last.score:.4f}"
+    consultation = advice.consultation
+    rules = sorted({r for k in consultation.keys_of_kind("recommendation")
+                    if consultation.fields(k)["exercise"] == skipped.exercise
+                    for r in rules_for(consultation, k)})
+    return {"kind": "ranked-out", "message": message, "score": skipped.score,
+            "instead": skipped.instead, "last_in_session": last.exercise if last else None,
+            "last_score": last.score if last else None, "rules": rules}
+
+
+def _missing_links(kb: KnowledgeBase, advice: Advice, exercise: str) -> list[dict[str, Any]]:
+    item = kb.exercises[exercise]
+    focus = {f.id for f in advice.findings if f.kind == "focus"}
+    wanted = {f.id for f in advice.findings if f.kind == "quality"}
+    targets = set(item.targets.primary) | set(item.targets.secondary)
+    reasons = []
+    shared = sorted(targets & focus)
+    if not shared:
+        reasons.append({"kind": "no-target-in-focus",
+                        "message": f"it works {', '.join(sorted(targets))}, none of which is in "
+                                   f"focus for this profile ({', '.join(sorted(focus)) or 'none'})"})
+    elif item.category == "plyometric":
+        reasons.append({"kind": "plyometric",
+                        "message": "plyometrics are chosen for power goals, not to strengthen a "
+                                   "muscle in focus (rule work-focus-muscles)"})
+    else:
+        reasons.append({"kind": "secondary-only",
+                        "message": f"it works {', '.join(shared)} only as a secondary target, "
+                                   "and no focus on them is strong enough (0.4) to count"})
+    if not set(item.qualities) & wanted:
+        reasons.append({"kind": "no-quality-wanted",
+                        "message": f"it develops {', '.join(item.qualities) or 'nothing listed'}, "
+                                   f"which no goal or phase here asks for "
+                                   f"({', '.join(sorted(wanted)) or 'none'})"})
+    return reasons
+
+
+def _smallest_change(kb: KnowledgeBase, profile: Profile, exercise: str, case: str,
+                     reasons: list[dict[str, Any]]) -> tuple[dict[str, Any] | None, list[str]]:
+    """Try one-step profile changes the graph suggests, re-running the engine for each, and
+    return the first that puts the exercise in the session."""
+    from kbrun.engine import advise
+
+    item = kb.exercises[exercise]
+    trials: list[tuple[str, Any, str]] = []
+    missing_equipment = [e for e in item.equipment if e not in profile.equipment]
+    if missing_equipment and not set(item.equipment) & set(profile.equipment):
+        for equipment in missing_equipment:
+            trials.append(("equipment", tuple(sorted({*profile.equipment, equipment})),
+                           f"--equipment {equipment}"))
+    level_rank = kb.levels[item.level].rank
+    if level_rank > kb.levels[profile.level].rank:
+        trials.append(("level", item.level, f"--level {item.level}"))
+    for goal in sorted(kb.goals):
+        if goal not in profile.goals and (set(kb.goals[goal].favours) & set(item.qualities)
+                                          or item.category in kb.goals[goal].categories):
+            trials.append(("goals", tuple(sorted({*profile.goals, goal})), f"--goal {goal}"))
+    for phase in sorted(kb.phases, key=lambda p: kb.phases[p].order):
+        if phase != profile.phase:
+            trials.append(("phase", phase, f"--phase {phase}"))
+    if case == "ranked-out" and profile.limit < 20:
+        trials.append(("limit", min(20, profile.limit + 2), f"--limit {min(20, profile.limit + 2)}"))
+    tried = []
+    for field_name, value, label in trials[:12]:
+        tried.append(label)
+        changed = profile.with_changes(**{field_name: value})
+        result = advise(changed, kb)
+        rec = result.recommendation(exercise)
+        if rec is not None:
+            return {"option": label, "field": field_name,
+                    "value": list(value) if isinstance(value, tuple) else value,
+                    "rank": rec.rank, "score": rec.score}, tried
+    return None, tried
