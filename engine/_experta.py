@@ -16,6 +16,7 @@ if not hasattr(collections, "Mapping"):
 _root_handlers = list(logging.getLogger().handlers)
 import experta  # noqa: E402  (must follow the shim)
 from experta import AS, MATCH, NOT, TEST, Fact, KnowledgeEngine, P, Rule  # noqa: E402
+from experta.strategies import DepthStrategy  # noqa: E402
 
 # experta calls logging.basicConfig() at import time; a library must not configure the root
 # logger of the program that imports it, so undo that.
@@ -67,4 +68,5 @@ def _index_bus_by_fact_type() -> None:
 
 _index_bus_by_fact_type()
 
-__all__ = ["AS", "MATCH", "NOT", "TEST", "Fact", "KnowledgeEngine", "P", "Rule", "experta"]
+__all__ = ["AS", "MATCH", "NOT", "TEST", "DepthStrategy", "Fact", "KnowledgeEngine", "P", "Rule",
+           "experta"]

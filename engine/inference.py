@@ -8,7 +8,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from kbrun.engine._experta import Fact, KnowledgeEngine
+from kbrun.engine._experta import DepthStrategy, Fact, KnowledgeEngine
 from kbrun.engine.facts import describe, fact_fields, fact_key, fact_kind_of, make_fact
 from kbrun.engine.graph import (
     CONTRAINDICATED_FOR, DEVELOPS, IMPLICATES, OPPOSES, PROGRESSES_TO, REQUIRES, SUGGESTS,
@@ -72,8 +72,20 @@ class Consultation:
         return dict(key[1])
 
 
+class DeterministicDepthStrategy(DepthStrategy):
+    """experta's depth strategy (salience, then the most recent facts first), with ties between
+    rules that matched the same facts broken by rule id rather than by object hashes, so the
+    same input fires the same rules in the same order in every process."""
+
+    def get_key(self, activation: Any) -> tuple[Any, ...]:
+        facts = sorted((f["__factid__"] for f in activation.facts), reverse=True)
+        return (activation.rule.salience, facts, getattr(activation.rule, "__name__", ""))
+
+
 class RecordingEngine(KnowledgeEngine):
     """An experta engine that records, for every fact asserted by a rule, why it was asserted."""
+
+    __strategy__ = DeterministicDepthStrategy
 
     def __init__(self) -> None:
         super().__init__()

@@ -1,0 +1,55 @@
+"""engine/_experta.py: experta imports on Python 3.10+, leaves logging alone, and the
+type-indexed Rete bus matches exactly what experta's own bus matches."""
+
+from __future__ import annotations
+
+import logging
+
+from kbrun.engine import load_kb, make_profile
+from kbrun.engine.inference import consult
+from kbrun.engine.session import build_advice
+
+
+def test_experta_imports_and_runs_a_rule():
+    from kbrun.engine._experta import MATCH, Fact, KnowledgeEngine, Rule
+
+    class Seen(Fact):
+        pass
+
+    class Engine(KnowledgeEngine):
+        fired: list = []
+
+        @Rule(Seen(value=MATCH.v))
+        def note(self, v):
+            self.fired.append(v)
+
+    engine = Engine()
+    engine.reset()
+    engine.declare(Seen(value=3))
+    engine.run()
+    assert engine.fired == [3]
+
+
+def test_importing_experta_does_not_configure_the_root_logger():
+    import kbrun.engine._experta  # noqa: F401
+
+    assert not any(type(h).__name__ == "StreamHandler" and h.formatter is None
+                   for h in logging.getLogger().handlers)
+
+
+def test_indexed_bus_gives_the_same_consultation_as_experta_own(monkeypatch):
+    from experta.matchers.rete.nodes import BusNode
+
+    profile_args = dict(symptoms=["knee-pain", "achilles-pain"], goals=["speed"],
+                        red_flags=["swelling"], phase="pre-season", level="beginner")
+    indexed_kb = load_kb()
+    indexed = build_advice(indexed_kb, make_profile(indexed_kb, **profile_args),
+                           consult(indexed_kb, make_profile(indexed_kb, **profile_args)))
+    original_add, original_remove = BusNode._kbrun_original
+    monkeypatch.setattr(BusNode, "add", original_add)
+    monkeypatch.setattr(BusNode, "remove", original_remove)
+    plain_kb = load_kb()
+    plain = build_advice(plain_kb, make_profile(plain_kb, **profile_args),
+                         consult(plain_kb, make_profile(plain_kb, **profile_args)))
+    assert indexed.to_dict(trace=True) == plain.to_dict(trace=True)
+    assert len(plain.consultation.firings) > 50
