@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from enum import Enum
 from pathlib import Path
 from typing import Annotated, Optional
 
@@ -105,3 +106,30 @@ def stats(kb: KbOpt = None, format: FormatOpt = Format.text) -> None:
     from kbrun.engine.browse import kb_stats
 
     render.mapping(kb_stats(_load(kb)), format.value, "Knowledge base statistics")
+
+
+class Dataset(str, Enum):
+    free_exercise_db = "free-exercise-db"
+
+
+@kb_app.command("import")
+def import_(
+    source: Annotated[Dataset, typer.Argument(metavar="SOURCE",
+                                              help="The dataset: free-exercise-db.")],
+    path: Annotated[Path, typer.Argument(metavar="PATH",
+                                         help="Its exercises.json (or the folder holding it).")],
+    out: Annotated[Path, typer.Option("--out", "-o", file_okay=False,
+                                      help="Knowledge-base folder to write (new, or from an "
+                                           "earlier import).")],
+    kb: KbOpt = None, format: FormatOpt = Format.text,
+) -> None:
+    """Import an exercise dataset into a knowledge-base folder to layer in with --kb.
+
+    The mapping of the dataset's muscles, equipment, levels and categories is data in the
+    knowledge base (kb/import/); exercises kbrun already has are linked, not duplicated.
+    """
+    from kbrun.cli import render
+    from kbrun.engine.importer import import_dataset
+
+    render.import_report(import_dataset(source.value, path, out, kb_dirs=kb or ()),
+                         format.value)

@@ -90,3 +90,7 @@ class RuleError(KbError):
 
 class ProfileError(KbrunError):
     """A runner profile (options or a profile file) that cannot be used."""
+
+
+class DatasetError(KbrunError):
+    """An exercise dataset to import, or the folder to import it into, that cannot be used."""

@@ -304,11 +304,17 @@ class MuscleTerm(Strict):
     heavy_loads: dict[Region, Intensity] = {}          # ... of a compound lift with heavy equipment
 
 
+class CategoryEquipment(Strict):
+    category: Category
+    to: Annotated[Id, ref("equipment")]
+
+
 class EquipmentTerm(Strict):
     """A dataset's equipment word (`null` for none given) and the kbrun equipment it means."""
 
     term: Text | None
     to: Annotated[Id | None, ref("equipment")] = None  # None: records with it are skipped
+    by_category: list[CategoryEquipment] = []          # what it means instead in a category
     vague: bool = False                                # the name may say more (equipment_keywords)
     reason: Text | None = None
 
@@ -346,6 +352,7 @@ class PatternRule(Strict):
     categories: list[Category] = []                          # only for these (empty: any)
     equipment: Annotated[list[Id], ref("equipment")] = []   # only with one of these
     variant_of: Annotated[Id | None, ref("exercise")] = None
+    joint_load: dict[Region, Intensity] = {}                 # regions it loads at least this much
 
 
 class SkipRule(Strict):
