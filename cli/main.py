@@ -109,12 +109,23 @@ def advise(
     format: FormatOpt = Format.text,
     trace: Annotated[bool, typer.Option("--trace", help="Include every rule firing in order.")
                      ] = False,
+    batch: Annotated[Optional[str], typer.Option(
+        "--batch", metavar="FILE", help="Advise on many runners: one JSON profile per line of "
+        "FILE ('-' for stdin); prints one JSON result per line.")] = None,
 ) -> None:
     """A ranked, dosed session of leg-strength exercises for this runner."""
     from kbrun.cli import render
     from kbrun.engine import advise as consult
 
     knowledge = load(kb)
+    if batch is not None:
+        flags = (symptom, injury, goal, phase, level, equipment, setting, red_flag, pain, limit,
+                 profile)
+        if any(f not in (None, []) for f in flags):
+            raise typer.BadParameter("profile options cannot be combined with --batch; put "
+                                     "them in each line", param_hint="'--batch'")
+        render.batch(knowledge, batch, trace=trace)
+        return
     runner = profile_of(knowledge, profile, symptoms=symptom, injuries=injury, goals=goal,
                         phase=phase, level=level, equipment=equipment,
                         setting=setting.value if setting else None, red_flags=red_flag,

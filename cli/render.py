@@ -330,3 +330,25 @@ def import_report(report: Any, fmt: str) -> None:
     if report.valid:
         lines.append(f"The folder validates. Use it with: kbrun advise --kb {report.out} ...")
     typer.echo("\n".join(lines))
+
+
+def batch(kb: Any, source: str, *, trace: bool = False) -> None:
+    """Stream `advise --batch`: read lines from a file or stdin, write one JSON line each."""
+    import sys
+
+    from kbrun.engine.batch import advise_lines
+    from kbrun.engine.errors import ProfileError
+
+    if source == "-":
+        stream = sys.stdin
+    else:
+        try:
+            stream = open(source, encoding="utf-8")  # noqa: SIM115 - closed below
+        except OSError as err:
+            raise ProfileError(f"cannot read batch file '{source}': {err.strerror}") from err
+    try:
+        for result in advise_lines(kb, stream, trace=trace):
+            typer.echo(json.dumps(result, ensure_ascii=False))
+    finally:
+        if stream is not sys.stdin:
+            stream.close()
