@@ -239,10 +239,16 @@ def select_session(kb: KnowledgeBase, ranked: list[Candidate], limit: int,
     last = min((c.score for c in picked), default=0.0)
     worked = {m for c in picked for m in kb.exercises[c.exercise].targets.primary}
     for candidate in ranked:
-        if candidate.exercise in chosen or candidate.exercise in skipped:
+        if candidate.exercise in chosen:
             continue
+        previous = skipped.get(candidate.exercise)
+        if previous is not None and previous.instead is not None:
+            continue  # it made room for a pick that a session rule needed
         shared = sorted(set(kb.exercises[candidate.exercise].targets.primary) & worked)
-        if candidate.score > last and shared:
+        blocked = allowed(candidate, [c for c in picked])
+        if blocked is not None:
+            why = blocked  # judged against the final session, not an intermediate one
+        elif candidate.score > last and shared:
             why = (f"its primary targets ({', '.join(shared)}) are already worked by the "
                    f"session, which lowers it to {adjusted(candidate):.2f}")
         else:
