@@ -66,7 +66,56 @@ def _index_bus_by_fact_type() -> None:
     BusNode.add, BusNode.remove = add, remove
 
 
+def _skip_idle_conflict_sets() -> None:
+    """Poll only the rules whose conflict set changed since the last poll.
+
+    experta asks every rule's conflict-set node for new activations after every single
+    declaration and firing, allocating two empty sets per rule each time; a node with nothing
+    added or removed answers ([], []) anyway, so skipping it changes nothing.
+    """
+    from experta.matchers.rete import ReteMatcher
+
+    def changes(self: ReteMatcher, adding: object = None, deleting: object = None) -> tuple:
+        if deleting is not None:
+            for deleted in deleting:
+                self.root_node.remove(deleted)
+        if adding is not None:
+            for added_fact in adding:
+                self.root_node.add(added_fact)
+        added: list = []
+        removed: list = []
+        for csn in self._get_conflict_set_nodes():
+            if csn.added or csn.removed:
+                c_added, c_removed = csn.get_activations()
+                added.extend(c_added)
+                removed.extend(c_removed)
+        return (added, removed)
+
+    ReteMatcher._kbrun_original = ReteMatcher.changes
+    ReteMatcher.changes = changes
+
+
+def _unchecked_tokens() -> None:
+    """Build Rete tokens without re-checking their arguments' types on every construction.
+
+    experta's Token.__new__ asserts that its data are Facts each time a token is made (tens of
+    thousands of times a consultation); the engine only ever builds tokens from facts, so the
+    fast path below builds the same tuple without the checks.
+    """
+    from experta.fact import Fact as _Fact
+    from experta.matchers.rete.token import Token
+
+    def new(cls: type, tag: object, data: object, context: object = None) -> Token:
+        data = {data} if isinstance(data, _Fact) else set(data)
+        return tuple.__new__(cls, (tag, data, {} if context is None else context))
+
+    Token._kbrun_original = Token.__new__
+    Token.__new__ = new
+
+
 _index_bus_by_fact_type()
+_skip_idle_conflict_sets()
+_unchecked_tokens()
 
 __all__ = ["AS", "MATCH", "NOT", "TEST", "DepthStrategy", "Fact", "KnowledgeEngine", "P", "Rule",
            "experta"]

@@ -230,7 +230,8 @@ def declarations(kb: KnowledgeBase, profile: Profile, extra_exercises: Iterable[
             muscles.add(muscle)
             out.add("targets", _edge_origin(exercise_id, TARGETS, muscle, attrs),
                     exercise=exercise_id, muscle=muscle, role=attrs["role"],
-                    weight=attrs["weight"])
+                    weight=attrs["weight"], category=exercise.category,
+                    unilateral=exercise.unilateral)
         for item, attrs in out_edges(graph, exercise_id, REQUIRES):
             out.add("needs", _edge_origin(exercise_id, REQUIRES, item, attrs),
                     exercise=exercise_id, equipment=item)
@@ -241,7 +242,8 @@ def declarations(kb: KnowledgeBase, profile: Profile, extra_exercises: Iterable[
                     exercise=exercise_id, quality=quality)
         for region, intensity in sorted(exercise.joint_load.items()):
             out.add("loads", _node_origin(kb, exercise_id), exercise=exercise_id, region=region,
-                    rank=INTENSITY_RANK[intensity])
+                    rank=INTENSITY_RANK[intensity], category=exercise.category,
+                    loadable=exercise.loadable)
         for harder, attrs in out_edges(graph, exercise_id, PROGRESSES_TO):
             if harder in exercises:
                 out.add("progresses", _edge_origin(exercise_id, PROGRESSES_TO, harder, attrs),
@@ -252,7 +254,7 @@ def declarations(kb: KnowledgeBase, profile: Profile, extra_exercises: Iterable[
                     out.add("contraindicated",
                             _edge_origin(exercise_id, CONTRAINDICATED_FOR, injury, attrs),
                             exercise=exercise_id, injury=injury, reason=attrs["reason"],
-                            phase=phase)
+                            phase=phase, category=exercise.category)
     for muscle in sorted(muscles):
         attrs = kb.muscles[muscle]
         out.add("muscle", _node_origin(kb, muscle), id=muscle, region=attrs.region, kind=attrs.kind)
