@@ -94,10 +94,16 @@ def load(kb_dirs: list | None):  # noqa: ANN201 - KnowledgeBase, imported lazily
     return load_kb(kb_dirs or ())
 
 
-def profile_of(kb: Any, profile: Any, **flags: Any) -> Any:
+def profile_of(kb: Any, options: dict[str, Any]) -> Any:
+    """The runner's Profile from a command's profile options (its `locals()`)."""
     from kbrun.engine.profile import profile_from_inputs
 
-    return profile_from_inputs(kb, profile, **flags)
+    setting = options["setting"]
+    return profile_from_inputs(
+        kb, options["profile"], symptoms=options["symptom"], injuries=options["injury"],
+        goals=options["goal"], phase=options["phase"], level=options["level"],
+        equipment=options["equipment"], setting=setting.value if setting else None,
+        red_flags=options["red_flag"], pain=options["pain"], limit=options["limit"])
 
 
 @app.command()
@@ -126,10 +132,7 @@ def advise(
                                      "them in each line", param_hint="'--batch'")
         render.batch(knowledge, batch, trace=trace)
         return
-    runner = profile_of(knowledge, profile, symptoms=symptom, injuries=injury, goals=goal,
-                        phase=phase, level=level, equipment=equipment,
-                        setting=setting.value if setting else None, red_flags=red_flag,
-                        pain=pain, limit=limit)
+    runner = profile_of(knowledge, locals())
     result = consult(runner, knowledge)
     render.advice(result, knowledge, format.value, trace=trace)
 
@@ -151,10 +154,7 @@ def why(
     from kbrun.engine.explain import why as explain_why
 
     knowledge = load(kb)
-    runner = profile_of(knowledge, profile, symptoms=symptom, injuries=injury, goals=goal,
-                        phase=phase, level=level, equipment=equipment,
-                        setting=setting.value if setting else None, red_flags=red_flag,
-                        pain=pain, limit=limit)
+    runner = profile_of(knowledge, locals())
     render.why(explain_why(knowledge, runner, exercise), format.value)
 
 
@@ -172,10 +172,7 @@ def why_not(
     from kbrun.engine.explain import why_not as explain_why_not
 
     knowledge = load(kb)
-    runner = profile_of(knowledge, profile, symptoms=symptom, injuries=injury, goals=goal,
-                        phase=phase, level=level, equipment=equipment,
-                        setting=setting.value if setting else None, red_flags=red_flag,
-                        pain=pain, limit=limit)
+    runner = profile_of(knowledge, locals())
     render.why_not(explain_why_not(knowledge, runner, exercise), format.value)
 
 
