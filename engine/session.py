@@ -393,7 +393,7 @@ def build_advice(kb: KnowledgeBase, profile: Profile, consultation: Consultation
         if pick.exercise in notes:
             reasons.append(notes[pick.exercise])
         for step in steps:
-            if step.follows:
+            if step.follows and step.changes:  # session-wide notes go under `schedule`
                 claim = kb.claims[step.follows]
                 reasons.append(f"dose follows '{claim.id}': {claim.statement} "
                                f"({', '.join(source_ids(claim.sources))})")
