@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import re
 from collections.abc import Iterable, Iterator, Sequence
 from importlib.resources import files
 from importlib.resources.abc import Traversable
@@ -13,11 +14,11 @@ from typing import Any, get_args, get_origin
 import pydantic
 
 from kbrun.engine.errors import (
-    DuplicateId, KbError, KbrunError, KbSchemaError, KbSyntaxError, Loc, UnknownId,
+    DuplicateId, KbError, KbrunError, KbSchemaError, KbSyntaxError, Loc, UnknownId, did_you_mean,
 )
 from kbrun.engine.knowledge import KnowledgeBase
-from kbrun.engine.schema import SECTIONS, SourceRef, Strict
-from kbrun.engine.yamlio import LineDict, LineList, parse_yaml
+from kbrun.engine.schema import ID_PATTERN, SECTIONS, SourceRef, Strict
+from kbrun.engine.yamlio import LineDict, LineList, parse_yaml, read_text
 
 log = logging.getLogger(__name__)
 
@@ -64,27 +65,29 @@ def layer_sources(extra: Iterable[str | Path] = (), *, builtin: bool = True
     """The folders to read, built-in first, each with the label used in messages."""
     layers: list[tuple[str, Traversable | Path]] = [(BUILTIN, builtin_folder())] if builtin else []
     for folder in extra:
-        path = Path(folder)
-        if not path.is_dir():
-            raise KbError(f"knowledge-base folder '{folder}' does not exist or is not a folder",
-                          suggestion="pass an existing folder to --kb")
-        layers.append((str(folder).rstrip("/"), path))
+        layers.append((str(folder).rstrip("/"), _existing_folder(Path(folder))))
     return layers
+
+
+def _existing_folder(path: Path) -> Path:
+    """`path` if it is a folder; otherwise a KbError that says what it is and what to pass."""
+    if path.is_dir():
+        return path
+    if path.exists():
+        raise KbError(f"knowledge-base folder '{path}' is a file, not a folder",
+                      suggestion=f"pass the folder that holds it: --kb {path.parent}")
+    parent = path.parent if path.parent.is_dir() else None
+    siblings = [c.name for c in parent.iterdir() if c.is_dir()] if parent else []
+    hint = did_you_mean(path.name, siblings)
+    raise KbError(f"knowledge-base folder '{path}' does not exist",
+                  suggestion=hint or "pass an existing folder to --kb")
 
 
 def read_layer(label: str, folder: Traversable | Path
                ) -> Iterator[tuple[str, str]]:
     """(display path, text) for every YAML file of one layer."""
     for display, node in kb_files(folder, label):
-        try:
-            data = node.read_bytes()
-        except OSError as err:
-            raise KbSyntaxError(f"cannot read file: {err.strerror}", loc=Loc(display)) from err
-        try:
-            yield display, data.decode("utf-8")
-        except UnicodeDecodeError as err:
-            raise KbSyntaxError("file is not UTF-8 text", loc=Loc(display),
-                                suggestion="save it as UTF-8") from err
+        yield display, read_text(node, display)
 
 
 # -- layering ------------------------------------------------------------------------------------
@@ -120,11 +123,15 @@ def _entries_of(path: str, data: Any) -> Iterator[tuple[str, LineDict]]:
                             suggestion="add a section such as 'exercises:' or delete the file")
     if not isinstance(data, dict):
         raise KbSyntaxError("a knowledge-base file must be a mapping of sections "
-                            "(exercises:, muscles:, rules:, ...)", loc=Loc(path, 1))
+                            "(exercises:, muscles:, rules:, ...)", loc=Loc(path, 1),
+                            suggestion="put a section name such as 'exercises:' on the first "
+                                       "line and indent the entries under it")
     for section, items in data.items():
         loc = data.loc_of(section)
         if section not in SECTIONS:
-            raise UnknownId("section", section, SECTIONS, loc=loc)
+            error = UnknownId("section", section, SECTIONS, loc=loc)
+            error.suggestion = error.suggestion or "the sections are " + ", ".join(SECTIONS)
+            raise error
         if isinstance(items, dict) and section == "selection":
             items = LineList([items])
             items.loc, items.locs = loc, [loc]
@@ -135,11 +142,14 @@ def _entries_of(path: str, data: Any) -> Iterator[tuple[str, LineDict]]:
             item_loc = items.loc_of(index)
             if not isinstance(item, dict):
                 raise KbSyntaxError(f"an entry of '{section}' must be a mapping with an 'id'",
-                                    loc=item_loc)
+                                    loc=item_loc, suggestion="write it as '- id: ...' with its "
+                                                             "fields indented below")
             if "id" not in item:
-                raise KbSchemaError(f"an entry of '{section}' has no 'id'", loc=item_loc)
+                raise KbSchemaError(f"an entry of '{section}' has no 'id'", loc=item_loc,
+                                    suggestion="give it one, e.g. '- id: my-entry' (kebab-case)")
             if not isinstance(item["id"], str):
-                raise KbSchemaError(f"id {item['id']!r} must be text", loc=item.loc_of("id"))
+                raise KbSchemaError(f"id {item['id']!r} must be text", loc=item.loc_of("id"),
+                                    suggestion="write a kebab-case name such as 'my-entry'")
             yield section, item
 
 
@@ -209,24 +219,114 @@ def _locate(raw: Any, path: Sequence[Any]) -> Loc:
     return loc
 
 
+def _fields_at(model: type[pydantic.BaseModel], path: Sequence[Any]) -> set[str]:
+    """The field names allowed at `path` inside `model` (all of its names if that is unclear)."""
+    current = [model]
+    for part in path:
+        if not isinstance(part, str) or part == "[key]":
+            continue
+        inner = [m for owner in current if part in owner.model_fields
+                 for m in _models_in(owner.model_fields[part].annotation)]
+        if not inner:
+            return _field_names(model)
+        current = inner
+    return {name for owner in current for name in owner.model_fields}
+
+
+def _models_in(annotation: Any) -> list[type[pydantic.BaseModel]]:
+    found: list[type[pydantic.BaseModel]] = []
+    stack = [annotation]
+    while stack:
+        current = stack.pop()
+        if isinstance(current, type) and issubclass(current, pydantic.BaseModel):
+            found.append(current)
+        else:
+            stack.extend(get_args(current))
+    return found
+
+
+_SPANS = ("reps", "hold_s", "sessions_per_week")
+_CITE = "cite at least one source: a seed file name or an id from sources.yaml"
+
+
+def _explain(problem: Any, dotted: str, name: str) -> tuple[str, str]:
+    """What is wrong with one value, in kbrun's words, and how to fix it."""
+    kind = problem["type"]
+    ctx = problem.get("ctx") or {}
+    got = problem.get("input")
+    shown = "" if isinstance(got, (dict, list)) else f" (got {got!r})"
+    docs = "see docs/kb-format.md for the fields each kind has"
+    if kind in ("int_type", "int_parsing", "int_from_float"):
+        if name in _SPANS:
+            return (f"{dotted} must be whole numbers{shown}",
+                    f"write '{name}: 10' or '{name}: [8, 12]'")
+        return f"{dotted} must be a whole number{shown}", f"write it without quotes, e.g. '{name}: 3'"
+    if kind in ("float_type", "float_parsing"):
+        return f"{dotted} must be a number{shown}", f"write it without quotes, e.g. '{name}: 0.5'"
+    if kind in ("bool_type", "bool_parsing"):
+        return f"{dotted} must be true or false{shown}", f"write '{name}: true' or '{name}: false'"
+    if kind == "string_type":
+        return f"{dotted} must be text{shown}", f"write '{name}: some text', quoted if need be"
+    if kind in ("list_type", "tuple_type", "set_type"):
+        if name in _SPANS:
+            return (f"{dotted} must be a whole number or [min, max]{shown}",
+                    f"write '{name}: 10' or '{name}: [8, 12]'")
+        return f"{dotted} must be a list{shown}", f"write '{name}: [first, second]'"
+    if kind in ("dict_type", "model_type", "model_attributes_type"):
+        return f"{dotted} must be a mapping{shown}", f"write '{name}: {{field: value}}'; {docs}"
+    if kind == "literal_error":
+        allowed = re.findall(r"'([^']*)'", str(ctx.get("expected", "")))
+        return (f"{dotted} must be one of {', '.join(allowed)}{shown}",
+                did_you_mean(got, allowed) or f"use one of {', '.join(allowed)}")
+    if kind == "string_pattern_mismatch":
+        kebab = re.sub(r"[^a-z0-9]+", "-", str(got).lower()).strip("-")
+        if ctx.get("pattern") == ID_PATTERN and kebab:
+            return (f"{dotted} must be a kebab-case id: lowercase letters, digits and single "
+                    f"hyphens{shown}", f"did you mean '{kebab}'?")
+        return f"{dotted} has characters it cannot have{shown}", docs
+    if kind == "string_too_short":
+        return f"{dotted} must not be empty", f"write some text after '{name}:'"
+    if kind == "too_short":
+        least = ctx.get("min_length", 1)
+        return (f"{dotted} needs at least {least} item{'s' if least != 1 else ''}",
+                _CITE if name == "sources" else f"add at least {least} to '{name}'")
+    if kind in ("greater_than", "greater_than_equal", "less_than", "less_than_equal"):
+        message = problem["msg"].removeprefix("Input should be ")
+        hint = ("a weight is in (0, 1]: above 0 and at most 1" if name == "weight"
+                else "use a value within that range; " + docs)
+        return f"{dotted} must be {message}{shown}", hint
+    # a schema validator may say how to fix it after a semicolon
+    message, _, fix = problem["msg"].removeprefix("Value error, ").partition("; ")
+    return f"{dotted or 'entry'}: {message}{shown}", fix or docs
+
+
 def _schema_errors(kind: str, entry_id: str, raw: LineDict, model: type[Strict],
                    err: pydantic.ValidationError) -> Iterator[KbError]:
-    fields = _field_names(model)
-    for problem in err.errors():
-        where = [p for p in problem["loc"] if not (isinstance(p, str) and p[:1].isupper())]
+    subject = f"{kind} '{entry_id}'"
+    problems = [(problem, [p for p in problem["loc"]
+                           if not (isinstance(p, str) and p[:1].isupper())])
+                for problem in err.errors()]
+    # a misspelled field is reported once, as unknown with a hint, not also as missing
+    unknown = {(tuple(where[:-1]), str(where[-1])) for problem, where in problems
+               if problem["type"] == "extra_forbidden"}
+    for problem, where in problems:
         loc = _locate(raw, where)
-        dotted = ".".join(str(p) for p in where)
-        subject = f"{kind} '{entry_id}'"
+        names = [p for p in where if isinstance(p, str) and p != "[key]"]
+        dotted = ".".join(names) + (" key" if where and where[-1] == "[key]" else "")
         if problem["type"] == "extra_forbidden":
-            yield UnknownId("field", where[-1], fields, loc=loc, context=subject)
+            yield UnknownId("field", where[-1], _fields_at(model, where[:-1]), loc=loc,
+                            context=subject)
         elif problem["type"] == "missing":
+            parent, name = tuple(where[:-1]), str(where[-1])
+            if any(p == parent and did_you_mean(typo, [name]) for p, typo in unknown):
+                continue
+            hint = (_CITE if name == "sources"
+                    else f"add '{name}: ...'; see docs/kb-format.md for the fields each kind needs")
             yield KbSchemaError(f"missing field '{dotted}' in {subject}", loc=loc,
-                                suggestion="see docs/kb-format.md for the fields each kind needs")
+                                suggestion=hint)
         else:
-            got = problem.get("input")
-            got_text = f" (got {got!r})" if not isinstance(got, (dict, list)) else ""
-            message = problem["msg"].removeprefix("Value error, ")
-            yield KbSchemaError(f"{dotted or 'entry'}: {message}{got_text} in {subject}", loc=loc)
+            message, hint = _explain(problem, dotted, names[-1] if names else kind)
+            yield KbSchemaError(f"{message} in {subject}", loc=loc, suggestion=hint)
 
 
 def _references(value: Any, path: tuple[Any, ...] = ()) -> Iterator[tuple[tuple[Any, ...], str, str]]:
@@ -255,8 +355,13 @@ def _source_path(path: tuple[Any, ...]) -> tuple[Any, ...]:
     return path[:-1] if path and path[-1] == "id" else path
 
 
-def validate(merged: dict[str, dict[str, LineDict]]) -> tuple[dict[str, dict[str, Any]], list[KbError]]:
-    """Validate every raw entry against its schema and check every reference."""
+def validate(merged: dict[str, dict[str, LineDict]], layers: Sequence[str] = ()
+             ) -> tuple[dict[str, dict[str, Any]], list[KbError]]:
+    """Validate every raw entry against its schema and check every reference.
+
+    `layers` (the folder labels, in order) decide which of two clashing definitions is the
+    later one, where the error is reported.
+    """
     errors: list[KbError] = []
     entries: dict[str, dict[str, Any]] = {}
     for section, table in merged.items():
@@ -274,13 +379,17 @@ def validate(merged: dict[str, dict[str, LineDict]]) -> tuple[dict[str, dict[str
         for entry_id in table:
             if kind in ("rule", "fact", "selection"):
                 continue  # rule and fact-kind ids live in their own namespaces
-            if entry_id in owner:
-                raw = merged[_section(kind)][entry_id]
-                errors.append(DuplicateId(
-                    f"id '{entry_id}' is both a {owner[entry_id]} and a {kind}",
-                    loc=raw.loc_of("id"), suggestion="ids are unique across kinds; rename one"))
-            else:
+            if entry_id not in owner:
                 owner[entry_id] = kind
+                continue
+            # report it where it was defined last: that is usually the mistake
+            first, last = sorted(
+                [(owner[entry_id], merged[_section(owner[entry_id])][entry_id].loc_of("id")),
+                 (kind, merged[_section(kind)][entry_id].loc_of("id"))],
+                key=lambda pair: _definition_order(pair[1], layers))
+            errors.append(DuplicateId(
+                f"id '{entry_id}' is both {_a(last[0])} and {_a(first[0])} (defined at {first[1]})",
+                loc=last[1], suggestion="ids are unique across kinds; rename one"))
 
     for kind, table in entries.items():
         for entry_id, entry in table.items():
@@ -293,6 +402,16 @@ def validate(merged: dict[str, dict[str, LineDict]]) -> tuple[dict[str, dict[str
                 errors.append(UnknownId(target, ref_id, entries.get(target, {}),
                                         loc=_locate(raw, path), context=f"{kind} '{entry_id}'"))
     return entries, errors
+
+
+def _a(kind: str) -> str:
+    return ("an " if kind[:1] in "aeiou" else "a ") + kind
+
+
+def _definition_order(loc: Loc, layers: Sequence[str]) -> tuple[int, str, int]:
+    layer = max((i for i, label in enumerate(layers) if loc.path.startswith(label + "/")),
+                default=-1)
+    return layer, loc.path, loc.line
 
 
 def _section(kind: str) -> str:
@@ -329,7 +448,9 @@ def check_progressions(kb: KnowledgeBase) -> list[KbError]:
     first = cycle[0][0]
     errors.append(KbSchemaError(f"progressions form a cycle: {names}",
                                 loc=kb.raw[first].loc_of("progresses_to"),
-                                suggestion="an exercise cannot be both easier and harder than another"))
+                                suggestion="an exercise cannot be both easier and harder than another; "
+                                           "remove one of these progresses_to or regresses_to "
+                                           "links"))
     return errors
 
 
@@ -343,7 +464,7 @@ def load_kb(extra: Iterable[str | Path] = (), *, builtin: bool = True,
     """
     layers = layer_sources(extra, builtin=builtin)
     merged, errors, fingerprint = collect(layers)
-    entries, schema_errors = validate(merged)
+    entries, schema_errors = validate(merged, [label for label, _folder in layers])
     errors.extend(schema_errors)
     raw = {entry_id: item for table in merged.values() for entry_id, item in table.items()}
     kb = KnowledgeBase(

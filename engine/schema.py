@@ -97,10 +97,11 @@ class Dose(Strict):
     @model_validator(mode="after")
     def _reps_or_hold(self) -> Dose:
         if self.reps is None and self.hold_s is None:
-            raise ValueError("a dose needs reps or hold_s")
+            raise ValueError("a dose needs reps or hold_s; add 'reps: [8, 12]' or 'hold_s: 30'")
         for span in (self.reps, self.hold_s):
             if span is not None and span[0] > span[1]:
-                raise ValueError(f"range [{span[0]}, {span[1]}] runs backwards")
+                raise ValueError(f"range [{span[0]}, {span[1]}] runs backwards; write it as "
+                                 f"[{span[1]}, {span[0]}], the smaller number first")
         return self
 
 
