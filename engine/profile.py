@@ -48,12 +48,28 @@ class Profile:
         return replace(self, **changes)
 
 
+# the command-line option of each profile field, as messages name it
+OPTION_OF = {"symptoms": "--symptom", "injuries": "--injury", "goals": "--goal",
+             "phase": "--phase", "level": "--level", "equipment": "--equipment",
+             "red_flags": "--red-flag", "pain": "--pain", "limit": "--limit",
+             "setting": "--setting"}
+_FIELD_OF = {option: name for name, option in OPTION_OF.items()}
+_LIST_FIELDS = ("symptoms", "injuries", "goals", "equipment", "red_flags")
+
+
+def _invalid(option: str, message: str, suggestion: str | None = None) -> ProfileError:
+    error = ProfileError(f"invalid value for '{option}': {message}", suggestion=suggestion)
+    error.option, error.detail = option, message  # type: ignore[attr-defined]
+    return error
+
+
 def _ids(kb: KnowledgeBase, kind: str, option: str, values: Iterable[str]) -> tuple[str, ...]:
     resolved: set[str] = set()
     table = kb.entries[kind]
     for value in values:
         if not isinstance(value, str):
-            raise ProfileError(f"invalid value for '{option}': {value!r} is not text")
+            raise _invalid(option, f"{value!r} is not text",
+                           f"write an id such as '{min(table)}'" if table else None)
         text = value.strip()
         if text in table:
             resolved.add(text)
@@ -62,7 +78,10 @@ def _ids(kb: KnowledgeBase, kind: str, option: str, values: Iterable[str]) -> tu
         if alias is not None:
             resolved.add(alias)
             continue
-        raise UnknownId(kind, value, table, context=option)
+        error = UnknownId(kind, value, table, context=option)
+        error.option = option  # type: ignore[attr-defined]
+        error.suggestion = error.suggestion or "use one of " + ", ".join(sorted(table))
+        raise error
     return tuple(sorted(resolved))
 
 
@@ -78,8 +97,11 @@ def make_profile(kb: KnowledgeBase, *, symptoms: Iterable[str] = (), injuries: I
     """
     chosen_equipment: set[str] = set()
     if setting is not None:
-        if setting not in kb.settings:
-            raise UnknownId("setting", setting, kb.settings, context="--setting")
+        if not isinstance(setting, str) or setting not in kb.settings:
+            error = UnknownId("setting", setting, kb.settings, context="--setting")
+            error.option = "--setting"  # type: ignore[attr-defined]
+            error.suggestion = error.suggestion or "use one of " + ", ".join(sorted(kb.settings))
+            raise error
         chosen_equipment.update(kb.settings[setting])
     if equipment:
         chosen_equipment.update(_ids(kb, "equipment", "--equipment", equipment))
@@ -90,12 +112,13 @@ def make_profile(kb: KnowledgeBase, *, symptoms: Iterable[str] = (), injuries: I
     if limit is None:
         limit = DEFAULT_LIMIT
     if isinstance(limit, bool) or not isinstance(limit, int) or not 1 <= limit <= MAX_LIMIT:
-        raise ProfileError(f"invalid value for '--limit': {limit!r} is not a whole number from 1 "
-                           f"to {MAX_LIMIT}")
+        raise _invalid("--limit", f"{limit!r} is not a whole number from 1 to {MAX_LIMIT}",
+                       f"a session holds 1 to {MAX_LIMIT} exercises; the default is "
+                       f"{DEFAULT_LIMIT}")
     if pain is not None and (isinstance(pain, bool) or not isinstance(pain, int)
                              or not 0 <= pain <= 10):
-        raise ProfileError(f"invalid value for '--pain': {pain!r} is not a whole number from 0 "
-                           "to 10")
+        raise _invalid("--pain", f"{pain!r} is not a whole number from 0 to 10",
+                       "rate the pain during or after running from 0 (none) to 10 (worst)")
     return Profile(
         symptoms=_ids(kb, "symptom", "--symptom", symptoms),
         injuries=_ids(kb, "injury", "--injury", injuries),
@@ -109,54 +132,126 @@ def make_profile(kb: KnowledgeBase, *, symptoms: Iterable[str] = (), injuries: I
     )
 
 
-def profile_from_mapping(kb: KnowledgeBase, data: Mapping[str, Any], *, where: str = "profile"
-                         ) -> Profile:
-    """A Profile from a mapping with the `--profile` file fields (e.g. one batch line)."""
-    if not isinstance(data, Mapping):
-        raise ProfileError(f"{where}: a profile must be a mapping of fields such as "
-                           "'symptoms: [knee-pain]'")
+def _field_name(key: Any) -> str:
+    return _FIELD_ALIASES.get(str(key), str(key))
+
+
+def _check_fields(data: Mapping[Any, Any], where: str) -> None:
+    """Refuse unknown fields and a list field that is not a list, naming where they are."""
+    for key, value in data.items():
+        name = _field_name(key)
+        at = _where(data, key, where)
+        if name not in PROFILE_FIELDS:
+            raise ProfileError(f"{at}: unknown field '{key}'",
+                               suggestion=did_you_mean(key, PROFILE_FIELDS)
+                               or "the fields are " + ", ".join(PROFILE_FIELDS))
+        if name in _LIST_FIELDS and not isinstance(value, (list, tuple, str)):
+            raise ProfileError(f"{at}: '{key}' must be a list of ids",
+                               suggestion=f"write '{key}: [first, second]'")
+
+
+def _where(data: Mapping[Any, Any], key: Any, where: str) -> str:
+    """`where`, with the line of `key` when the mapping came from a YAML file."""
+    locs = getattr(data, "locs", None)
+    return str(locs[key]) if locs and key in locs else where
+
+
+def _fields_of(data: Mapping[Any, Any]) -> dict[str, Any]:
     fields: dict[str, Any] = {}
     for key, value in data.items():
-        name = _FIELD_ALIASES.get(str(key), str(key))
-        if name not in PROFILE_FIELDS:
-            hint = did_you_mean(key, PROFILE_FIELDS)
-            raise ProfileError(f"{where}: unknown field '{key}'" + (f"; {hint}" if hint else ""))
-        if name in ("symptoms", "injuries", "goals", "equipment", "red_flags") and isinstance(
-                value, str):
-            value = [value]
-        fields[name] = value
+        name = _field_name(key)
+        fields[name] = [value] if name in _LIST_FIELDS and isinstance(value, str) else value
+    return fields
+
+
+def _checked(kb: KnowledgeBase, fields: dict[str, Any], origins: Mapping[str, str]) -> Profile:
+    """make_profile(**fields); an error in a field listed in `origins` (field -> where it was
+    written) names that place instead of the command-line option."""
     try:
         return make_profile(kb, **fields)
-    except UnknownId as err:
-        raise ProfileError(f"{where}: {err}") from err
-    except TypeError as err:
-        raise ProfileError(f"{where}: {err}") from err
+    except (UnknownId, ProfileError) as err:
+        name = _FIELD_OF.get(getattr(err, "option", ""), "")
+        at = origins.get(name)
+        if at is None:
+            raise  # the bad value came from the command line, which the message names
+        if isinstance(err, UnknownId):
+            message = f"unknown {err.kind} '{err.value}' in field '{name}'"
+        else:
+            message = f"invalid value for '{name}': {getattr(err, 'detail', err.message)}"
+        raise ProfileError(f"{at}: {message}", suggestion=err.suggestion) from err
+
+
+def _origins(data: Mapping[Any, Any], where: str) -> dict[str, str]:
+    return {_field_name(key): _where(data, key, where) for key in data}
+
+
+def profile_from_mapping(kb: KnowledgeBase, data: Mapping[str, Any], *, where: str = "profile"
+                         ) -> Profile:
+    """A Profile from a mapping with the `--profile` file fields (e.g. one batch line).
+
+    Raises ProfileError naming `where` (and the line, for a mapping read from YAML).
+    """
+    if not isinstance(data, Mapping):
+        raise ProfileError(f"{where}: a profile must be a mapping of fields such as "
+                           "'symptoms: [knee-pain]'",
+                           suggestion="write one field per line, e.g. 'phase: race-season'")
+    _check_fields(data, where)
+    return _checked(kb, _fields_of(data), _origins(data, where))
 
 
 def read_profile_file(path: str | Path) -> dict[str, Any]:
-    """Read a YAML or JSON profile file into a mapping; raises ProfileError naming the path."""
-    from kbrun.engine.yamlio import parse_yaml
+    """Read a YAML or JSON profile file into a mapping; raises ProfileError naming the path.
+
+    A YAML profile comes back as a LineDict, so that later messages can name the line.
+    """
     from kbrun.engine.errors import KbrunError
+    from kbrun.engine.yamlio import parse_yaml, read_text
 
     file = Path(path)
+    if not file.exists():
+        raise ProfileError(f"profile file '{path}' does not exist",
+                           suggestion="check the path, or leave out --profile")
     try:
-        text = file.read_text(encoding="utf-8")
-    except FileNotFoundError as err:
-        raise ProfileError(f"profile file '{path}' does not exist") from err
-    except (OSError, UnicodeDecodeError) as err:
-        raise ProfileError(f"cannot read profile file '{path}': {err}") from err
-    try:
-        data = json.loads(text) if file.suffix.lower() == ".json" else parse_yaml(text, str(path))
+        text = read_text(file, str(path), what="profile file")
+        if file.suffix.lower() == ".json":
+            data = json.loads(text, object_pairs_hook=_no_repeats)
+        else:
+            data = parse_yaml(text, str(path), what="profile file")
     except json.JSONDecodeError as err:
-        raise ProfileError(f"{Loc(str(path), err.lineno)}: invalid JSON: {err.msg}") from err
+        raise ProfileError(f"{Loc(str(path), err.lineno)}: invalid JSON: {err.msg}",
+                           suggestion="check the quotes, commas and brackets near this "
+                                      "point") from err
+    except _RepeatedKey as err:
+        raise ProfileError(f"{path}: key '{err.args[0]}' appears twice in one object",
+                           suggestion="remove or rename one of them") from err
+    except RecursionError as err:
+        raise ProfileError(f"{path}: the JSON is nested too deeply to be a profile",
+                           suggestion="a profile is one flat object of fields") from err
     except KbrunError as err:
-        raise ProfileError(str(err)) from err
+        raise ProfileError(str(err.loc or path) + f": {err.message}",
+                           suggestion=err.suggestion) from err
     if data is None:
-        raise ProfileError(f"profile file '{path}' is empty")
+        raise ProfileError(f"profile file '{path}' is empty",
+                           suggestion="write fields such as 'symptoms: [knee-pain]'")
     if not isinstance(data, dict):
         raise ProfileError(f"profile file '{path}' must hold a mapping of fields such as "
-                           "'symptoms: [knee-pain]'")
-    return dict(data)
+                           "'symptoms: [knee-pain]'",
+                           suggestion="write one field per line, e.g. 'phase: race-season', "
+                                      "not a list")
+    return data
+
+
+class _RepeatedKey(ValueError):
+    """A JSON object with the same key twice (json would silently keep the last)."""
+
+
+def _no_repeats(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    result: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in result:
+            raise _RepeatedKey(key)
+        result[key] = value
+    return result
 
 
 def profile_from_inputs(kb: KnowledgeBase, profile_file: str | Path | None = None,
@@ -164,20 +259,18 @@ def profile_from_inputs(kb: KnowledgeBase, profile_file: str | Path | None = Non
     """A Profile from an optional profile file with command-line flags layered over it.
 
     A flag left unset (None or an empty list) keeps the file's value; a set flag replaces it.
+    An error names the file (and line) when the bad value came from the file, and the option
+    when it came from the command line.
     """
     fields: dict[str, Any] = {}
-    where = "command line"
+    origins: dict[str, str] = {}
     if profile_file is not None:
-        fields.update(read_profile_file(profile_file))
-        where = str(profile_file)
-        fields = {_FIELD_ALIASES.get(str(k), str(k)): v for k, v in fields.items()}
+        data = read_profile_file(profile_file)
+        _check_fields(data, str(profile_file))
+        fields, origins = _fields_of(data), _origins(data, str(profile_file))
     for name, value in flags.items():
         if value is None or (isinstance(value, (list, tuple)) and not value):
             continue
         fields[name] = list(value) if isinstance(value, (list, tuple)) else value
-    if profile_file is None:
-        try:
-            return make_profile(kb, **fields)
-        except TypeError as err:  # pragma: no cover - flags are fixed by the CLI
-            raise ProfileError(str(err)) from err
-    return profile_from_mapping(kb, fields, where=where)
+        origins.pop(name, None)  # the option replaces the file's value
+    return _checked(kb, fields, origins)
