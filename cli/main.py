@@ -98,11 +98,10 @@ def profile_of(kb: Any, options: dict[str, Any]) -> Any:
     """The runner's Profile from a command's profile options (its `locals()`)."""
     from kbrun.engine.profile import profile_from_inputs
 
-    setting = options["setting"]
     return profile_from_inputs(
         kb, options["profile"], symptoms=options["symptom"], injuries=options["injury"],
         goals=options["goal"], phase=options["phase"], level=options["level"],
-        equipment=options["equipment"], setting=setting.value if setting else None,
+        equipment=options["equipment"], setting=options["setting"],
         red_flags=options["red_flag"], pain=options["pain"], limit=options["limit"])
 
 

@@ -22,17 +22,20 @@ class GraphFormat(str, Enum):
     mermaid = "mermaid"
 
 
-class Setting(str, Enum):
-    home = "home"
-    gym = "gym"
-
-
 PROFILE = "Profile"
+
+
+def whole_number(text: str) -> int:
+    """Parse a whole-number option, naming the bad value when it is not one."""
+    try:
+        return int(text)
+    except ValueError:
+        raise typer.BadParameter(f"'{text}' is not a whole number") from None
+
 
 FormatOpt = Annotated[Format, typer.Option("--format", "-f", help="Output format.")]
 KbOpt = Annotated[Optional[list[Path]], typer.Option(
-    "--kb", help="Extra knowledge-base folder layered over the built-in one (repeatable).",
-    file_okay=False)]
+    "--kb", help="Extra knowledge-base folder layered over the built-in one (repeatable).")]
 SymptomOpt = Annotated[Optional[list[str]], typer.Option(
     "--symptom", "-s", help="A symptom, e.g. knee-pain (repeatable).", rich_help_panel=PROFILE)]
 InjuryOpt = Annotated[Optional[list[str]], typer.Option(
@@ -49,17 +52,18 @@ LevelOpt = Annotated[Optional[str], typer.Option(
 EquipmentOpt = Annotated[Optional[list[str]], typer.Option(
     "--equipment", "-e", help="Equipment you have (repeatable; default: all).",
     rich_help_panel=PROFILE)]
-SettingOpt = Annotated[Optional[Setting], typer.Option(
-    "--setting", help="Shorthand for the equipment of a typical home or gym.",
-    rich_help_panel=PROFILE)]
+SettingOpt = Annotated[Optional[str], typer.Option(
+    "--setting", help="home or gym: shorthand for the equipment of a typical home or gym.",
+    rich_help_panel=PROFILE, metavar="home|gym")]
 RedFlagOpt = Annotated[Optional[list[str]], typer.Option(
     "--red-flag", help="A red flag: swelling, night-pain, numbness, cannot-bear-weight, "
     "sharp-pain, pain-at-rest (repeatable).", rich_help_panel=PROFILE)]
 PainOpt = Annotated[Optional[int], typer.Option(
-    "--pain", help="Pain during or after running, 0-10.", rich_help_panel=PROFILE)]
+    "--pain", help="Pain during or after running, 0-10.", rich_help_panel=PROFILE,
+    parser=whole_number, metavar="0-10")]
 LimitOpt = Annotated[Optional[int], typer.Option(
     "--limit", "-n", help="Exercises in the session (default 6, at most 20).",
-    rich_help_panel=PROFILE)]
+    rich_help_panel=PROFILE, parser=whole_number, metavar="N")]
 ProfileOpt = Annotated[Optional[Path], typer.Option(
     "--profile", help="A YAML or JSON file with the profile fields; options override it.",
     rich_help_panel=PROFILE)]

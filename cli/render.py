@@ -340,15 +340,17 @@ def batch(kb: Any, source: str, *, trace: bool = False) -> None:
     from kbrun.engine.errors import ProfileError
 
     if source == "-":
-        stream = sys.stdin
+        stream = sys.stdin.buffer
     else:
         try:
-            stream = open(source, encoding="utf-8")  # noqa: SIM115 - closed below
+            stream = open(source, "rb")  # noqa: SIM115 - closed below
         except OSError as err:
             raise ProfileError(f"cannot read batch file '{source}': {err.strerror}") from err
     try:
-        for result in advise_lines(kb, stream, trace=trace):
+        # decoded line by line, so one undecodable line is that line's error, not the batch's
+        lines = (raw.decode("utf-8", errors="replace") for raw in stream)
+        for result in advise_lines(kb, lines, trace=trace):
             typer.echo(json.dumps(result, ensure_ascii=False))
     finally:
-        if stream is not sys.stdin:
+        if source != "-":
             stream.close()

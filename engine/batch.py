@@ -33,6 +33,10 @@ def advise_lines(kb: KnowledgeBase, lines: Iterable[str], *, trace: bool = False
             yield {"line": number, "error": f"line {number}: invalid JSON: {err.msg} "
                                             f"(column {err.colno})"}
             continue
+        except RecursionError:
+            yield {"line": number, "error": f"line {number}: JSON nested too deeply to be a "
+                                            "profile"}
+            continue
         try:
             profile = profile_from_mapping(kb, data, where=f"line {number}")
         except KbrunError as err:

@@ -66,7 +66,7 @@ def unsafe_reasons(profile, advice) -> list[str]:
                 if load and (INTENSITY_RANK[load] >= 2 or ex.loadable):
                     found.append(f"{ex.id} loads the {region} with a red flag")
         if profile.pain is not None and profile.pain > 5:
-            for region in regions:
+            for region in (regions or LOWER_BODY):
                 load = ex.joint_load.get(region)
                 if IMPACT_RANK[ex.impact] > 0:
                     found.append(f"{ex.id} is impact work with pain {profile.pain}/10")
