@@ -29,6 +29,14 @@ class KnowledgeBase:
     fingerprint: str = ""
     advice_cache: dict[Any, Any] = field(default_factory=dict, repr=False, compare=False)
 
+    _DERIVED = ("graph", "rules", "_aliases", "settings")
+
+    def __getstate__(self) -> dict[str, Any]:
+        """Pickle the validated data only: the graph, rules and caches are rebuilt on use."""
+        state = {k: v for k, v in self.__dict__.items() if k not in self._DERIVED}
+        state["advice_cache"] = {}
+        return state
+
     # -- typed views -------------------------------------------------------------------------
     @property
     def exercises(self) -> dict[str, Exercise]:

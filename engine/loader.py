@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import re
 from collections.abc import Iterable, Iterator, Sequence
@@ -153,16 +152,15 @@ def _entries_of(path: str, data: Any) -> Iterator[tuple[str, LineDict]]:
             yield section, item
 
 
-def collect(layers: Sequence[tuple[str, Traversable | Path]]
-            ) -> tuple[dict[str, dict[str, LineDict]], list[KbError], str]:
-    """Parse and layer every file; return section -> id -> merged raw entry, errors, and a hash."""
+def collect(files: Sequence[tuple[str, list[tuple[str, str]]]]
+            ) -> tuple[dict[str, dict[str, LineDict]], list[KbError]]:
+    """Parse and layer every file of every layer ((label, [(path, text)]) in layer order);
+    return section -> id -> merged raw entry, and the errors found."""
     merged: dict[str, dict[str, LineDict]] = {section: {} for section in SECTIONS}
     errors: list[KbError] = []
-    digest = hashlib.sha256()
-    for label, folder in layers:
+    for _label, layer_files in files:
         seen_here: dict[str, Loc] = {}
-        for path, text in read_layer(label, folder):
-            digest.update(path.encode() + b"\0" + text.encode() + b"\0")
+        for path, text in layer_files:
             try:
                 entries = list(_entries_of(path, parse_yaml(text, path)))
             except KbrunError as err:
@@ -183,7 +181,7 @@ def collect(layers: Sequence[tuple[str, Traversable | Path]]
                     table[entry_id] = merge(table[entry_id], item)
                 else:
                     table[entry_id] = item
-    return merged, errors, digest.hexdigest()
+    return merged, errors
 
 
 # -- validation ----------------------------------------------------------------------------------
@@ -462,8 +460,15 @@ def load_kb(extra: Iterable[str | Path] = (), *, builtin: bool = True,
     Returns a validated KnowledgeBase. Raises KbInvalid with every error found (each names its
     file and line), or KbError for a folder that does not exist.
     """
+    from kbrun.engine import cache
+
     layers = layer_sources(extra, builtin=builtin)
-    merged, errors, fingerprint = collect(layers)
+    files = [(label, list(read_layer(label, folder))) for label, folder in layers]
+    fingerprint = cache.fingerprint(item for _label, layer in files for item in layer)
+    cached = cache.load(fingerprint)
+    if cached is not None:
+        return cached  # validated when it was stored; rules compile on first use
+    merged, errors = collect(files)
     entries, schema_errors = validate(merged, [label for label, _folder in layers])
     errors.extend(schema_errors)
     raw = {entry_id: item for table in merged.values() for entry_id, item in table.items()}
@@ -486,6 +491,8 @@ def load_kb(extra: Iterable[str | Path] = (), *, builtin: bool = True,
     if errors:
         raise KbInvalid(sorted(errors, key=_error_order))
     log.debug("loaded %d entries from %s", len(raw), ", ".join(kb.layers))
+    if compile_rules:
+        cache.store(kb)  # only a knowledge base whose rules compiled is worth keeping
     return kb
 
 

@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+import os
+import tempfile
 from pathlib import Path
 
 import pytest
+
+# Tests use (and so exercise) the knowledge-base cache, in a folder of their own.
+os.environ.setdefault("KBRUN_CACHE_DIR", tempfile.mkdtemp(prefix="kbrun-test-cache-"))
 
 from kbrun.engine import load_kb
 
