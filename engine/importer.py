@@ -221,12 +221,20 @@ def kebab(text: str) -> str:
 # -- the mapping ---------------------------------------------------------------------------------
 
 def mapping_for(kb: KnowledgeBase, dataset: str) -> DatasetMapping:
-    """The mapping (under `mappings:` in the knowledge base) for a dataset; raises UnknownId."""
-    for mapping in kb.entries["mapping"].values():
-        if mapping.dataset == dataset:
-            return mapping
-    known = sorted({m.dataset for m in kb.entries["mapping"].values()} | set(DATASETS))
-    raise UnknownId("dataset", dataset, known, context="kb import")
+    """The mapping (under `mappings:` in the knowledge base) for a dataset: the one from the
+    last --kb folder that has one, so that a coach's mapping replaces the built-in one.
+    Raises UnknownId when no mapping names the dataset."""
+    found = [m for m in kb.entries["mapping"].values() if m.dataset == dataset]
+    if not found:
+        known = sorted({m.dataset for m in kb.entries["mapping"].values()} | set(DATASETS))
+        raise UnknownId("dataset", dataset, known, context="kb import")
+
+    def layer(mapping: DatasetMapping) -> int:
+        path = kb.locations[mapping.id].path
+        return max((i for i, label in enumerate(kb.layers) if path.startswith(f"{label}/")),
+                   default=0)
+
+    return max(found, key=layer)
 
 
 class _Tables:
@@ -348,8 +356,12 @@ def _dose(defaults: CategoryDefaults, *, loadable: bool, static: bool,
     return dose
 
 
-def convert(record: Record, tables: _Tables, taken: set[str]) -> Imported | Linked | Skipped | tuple[Imported, dict[str, Any]]:
-    """Map one record: a Linked or Skipped, or an (Imported, exercise entry) pair."""
+Converted = Linked | Skipped | tuple[Imported, dict[str, Any]]
+
+
+def convert(record: Record, tables: _Tables, taken: set[str]) -> Converted:
+    """Map one record: a Linked or a Skipped, or an (Imported, exercise entry) pair. `taken`
+    holds the ids in use, and gains the new one."""
     mapping = tables.mapping
     problem = _check_shape(record)
     if problem:
@@ -398,7 +410,9 @@ def convert(record: Record, tables: _Tables, taken: set[str]) -> Imported | Link
 
     defaults = tables.defaults[category]
     rule = _pattern_rule(mapping.patterns, name_words, category, equipment)
-    variant: Exercise | None = tables.kb.exercises.get(rule.variant_of) if rule and rule.variant_of else None
+    variant: Exercise | None = None
+    if rule is not None and rule.variant_of:
+        variant = tables.kb.exercises[rule.variant_of]
     pattern = rule.pattern if rule else _fallback_pattern(data, category)
     unilateral = has_any(name_words, mapping.unilateral_keywords)
     loadable = category in ("strength", "isometric") and equipment in mapping.loadable_equipment
@@ -551,7 +565,8 @@ def _header(report: ImportReport, mapping_file: str, digest: str, what: str) -> 
     return (f"{GENERATED_MARK} {report.dataset}` from {Path(report.path).name}\n"
             f"# (upstream commit {commit}; sha256 {digest}).\n"
             f"# {what}\n"
-            f"# Do not edit by hand: change the mapping in {mapping_file} and re-run the import.\n\n")
+            f"# Do not edit by hand: change the mapping in {mapping_file} and re-run the "
+            "import.\n\n")
 
 
 def prepare_out(out: Path) -> None:

@@ -21,7 +21,8 @@ def runner():
 
 def test_import_then_validate_then_advise(runner, tmp_path):
     out = tmp_path / "fedb"
-    result = runner.invoke(app, ["kb", "import", "free-exercise-db", str(SAMPLE), "--out", str(out)])
+    result = runner.invoke(app, ["kb", "import", "free-exercise-db", str(SAMPLE),
+                                 "--out", str(out)])
     assert result.exit_code == 0, result.output
     assert "9 new exercises" in result.output
     assert "2 linked to exercises kbrun already has" in result.output

@@ -219,6 +219,18 @@ def test_importing_again_replaces_the_earlier_import(tmp_path):
     assert first.files == second.files and second.valid
 
 
+def test_a_coach_mapping_in_a_kb_folder_replaces_the_built_in_one(tmp_path):
+    builtin = Path(__file__).resolve().parents[2] / "kb" / "import" / "free-exercise-db.yaml"
+    text = builtin.read_text(encoding="utf-8")
+    text = text.replace("id: free-exercise-db-import", "id: coach-free-exercise-db")
+    text = text.replace("{term: expert, to: advanced}", "{term: expert, to: intermediate}")
+    (tmp_path / "coach").mkdir()
+    (tmp_path / "coach" / "mapping.yaml").write_text(text, encoding="utf-8")
+    import_dataset("free-exercise-db", SAMPLE, tmp_path / "out", kb_dirs=[tmp_path / "coach"])
+    kb = load_kb([tmp_path / "coach", tmp_path / "out"], compile_rules=False)
+    assert kb.exercises["fedb-kettlebell-pistol-squat"].level == "intermediate"
+
+
 def test_a_mistake_in_a_mapping_is_a_load_error_with_file_and_line(tmp_path):
     (tmp_path / "mapping.yaml").write_text(
         "mappings:\n"
@@ -272,8 +284,8 @@ def test_the_whole_dataset_imports_and_validates(full):
     assert not [s for s in report.skipped if s.kind != "mapping"]   # the mapping covers it all
     assert {"Single_Leg_Glute_Bridge", "Romanian_Deadlift", "Goblet_Squat", "Plank"} <= {
         link.record for link in report.linked}
-    patterns = {kb.exercises[i.exercise].pattern for i in report.imported
-                if i.record in ("Barbell_Full_Squat", "Front_Barbell_Squat", "Wide_Stance_Barbell_Squat")}
+    squats = ("Barbell_Full_Squat", "Front_Barbell_Squat", "Wide_Stance_Barbell_Squat")
+    patterns = {kb.exercises[i.exercise].pattern for i in report.imported if i.record in squats}
     assert patterns == {"bilateral-squat"}                       # near-duplicates share a pattern
 
 
