@@ -16,15 +16,33 @@ from kbrun.engine.errors import (
     DuplicateId, KbError, KbrunError, KbSchemaError, KbSyntaxError, ProfileError, RuleError,
     UnknownId,
 )
-from kbrun.engine.loader import KbInvalid, load_kb
-from kbrun.engine.profile import Profile, make_profile, profile_from_mapping, read_profile_file
 
 if TYPE_CHECKING:
     from kbrun.engine.advice import Advice
     from kbrun.engine.knowledge import KnowledgeBase
+    from kbrun.engine.loader import KbInvalid, load_kb
+    from kbrun.engine.profile import (
+        Profile, make_profile, profile_from_mapping, read_profile_file,
+    )
+
+# The loader and the profile pull in pydantic and the schema; import them on first use, so
+# that `kbrun --help` or an error message does not pay for them.
+_LAZY = {"KbInvalid": "loader", "load_kb": "loader", "Profile": "profile",
+         "make_profile": "profile", "profile_from_mapping": "profile",
+         "read_profile_file": "profile"}
 
 
-def advise(profile: Profile, kb: KnowledgeBase) -> Advice:
+def __getattr__(name: str) -> object:
+    if name in _LAZY:
+        from importlib import import_module
+
+        value = getattr(import_module(f"kbrun.engine.{_LAZY[name]}"), name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module 'kbrun.engine' has no attribute '{name}'")
+
+
+def advise(profile: Profile, kb: KnowledgeBase) -> Advice:  # noqa: F821
     """Reason from a runner's profile to a ranked, dosed session.
 
     Takes a Profile from make_profile() and a KnowledgeBase from load_kb(); returns an Advice

@@ -4,6 +4,7 @@ link it came from)."""
 
 from __future__ import annotations
 
+import gc
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -277,11 +278,17 @@ def consult(kb: KnowledgeBase, profile: Profile, *, extra_exercises: Iterable[st
     """
     start = declarations(kb, profile, extra_exercises)
     engine = start.engine
-    engine.reset()
-    engine.clear_records()
-    for fact in start.facts.values():
-        engine.declare(fact)
-    engine.run()
+    collecting = gc.isenabled()
+    gc.disable()  # a run makes many short-lived objects and no cycles worth chasing mid-run
+    try:
+        engine.reset()
+        engine.clear_records()
+        for fact in start.facts.values():
+            engine.declare(fact)
+        engine.run()
+    finally:
+        if collecting:
+            gc.enable()
     facts = dict(start.facts)
     facts.update(engine.asserted)
     return Consultation(facts=facts, origins=start.origins, support=engine.support,

@@ -29,10 +29,10 @@ class KnowledgeBase:
     fingerprint: str = ""
     advice_cache: dict[Any, Any] = field(default_factory=dict, repr=False, compare=False)
 
-    _DERIVED = ("graph", "rules", "_aliases", "settings")
+    _DERIVED = ("rules", "_aliases", "settings")
 
     def __getstate__(self) -> dict[str, Any]:
-        """Pickle the validated data only: the graph, rules and caches are rebuilt on use."""
+        """Pickle the validated data and the graph: compiled rules and caches are rebuilt."""
         state = {k: v for k, v in self.__dict__.items() if k not in self._DERIVED}
         state["advice_cache"] = {}
         return state

@@ -492,6 +492,7 @@ def load_kb(extra: Iterable[str | Path] = (), *, builtin: bool = True,
         raise KbInvalid(sorted(errors, key=_error_order))
     log.debug("loaded %d entries from %s", len(raw), ", ".join(kb.layers))
     if compile_rules:
+        kb.graph  # noqa: B018 - built now so that the cache holds it too
         cache.store(kb)  # only a knowledge base whose rules compiled is worth keeping
     return kb
 
