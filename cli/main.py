@@ -139,40 +139,36 @@ def advise(
 ExerciseArg = Annotated[str, typer.Argument(metavar="EXERCISE", help="An exercise id or name.")]
 
 
-@app.command()
-def why(
-    exercise: ExerciseArg,
-    symptom: SymptomOpt = None, injury: InjuryOpt = None, goal: GoalOpt = None,
-    phase: PhaseOpt = None, level: LevelOpt = None, equipment: EquipmentOpt = None,
-    setting: SettingOpt = None, red_flag: RedFlagOpt = None, pain: PainOpt = None,
-    limit: LimitOpt = None, profile: ProfileOpt = None, kb: KbOpt = None,
-    format: FormatOpt = Format.text,
-) -> None:
-    """Why EXERCISE is in the session: its derivation, score and dose, rule by rule."""
-    from kbrun.cli import render
-    from kbrun.engine.explain import why as explain_why
+def _explanation_command(name: str, answer: str, doc: str) -> None:
+    """Register `kbrun why` or `kbrun why-not`: one signature, the engine function and the
+    renderer of the same name (engine.explain.why / render.why, ...)."""
 
-    knowledge = load(kb)
-    runner = profile_of(knowledge, locals())
-    render.why(explain_why(knowledge, runner, exercise), format.value)
+    def command(
+        exercise: ExerciseArg,
+        symptom: SymptomOpt = None, injury: InjuryOpt = None, goal: GoalOpt = None,
+        phase: PhaseOpt = None, level: LevelOpt = None, equipment: EquipmentOpt = None,
+        setting: SettingOpt = None, red_flag: RedFlagOpt = None, pain: PainOpt = None,
+        limit: LimitOpt = None, profile: ProfileOpt = None, kb: KbOpt = None,
+        format: FormatOpt = Format.text,
+    ) -> None:
+        from kbrun.cli import render
+        from kbrun.engine import explain
+
+        knowledge = load(kb)
+        runner = profile_of(knowledge, locals())
+        getattr(render, answer)(getattr(explain, answer)(knowledge, runner, exercise),
+                                format.value)
+
+    command.__doc__ = doc
+    command.__name__ = answer
+    app.command(name)(command)
 
 
-@app.command("why-not")
-def why_not(
-    exercise: ExerciseArg,
-    symptom: SymptomOpt = None, injury: InjuryOpt = None, goal: GoalOpt = None,
-    phase: PhaseOpt = None, level: LevelOpt = None, equipment: EquipmentOpt = None,
-    setting: SettingOpt = None, red_flag: RedFlagOpt = None, pain: PainOpt = None,
-    limit: LimitOpt = None, profile: ProfileOpt = None, kb: KbOpt = None,
-    format: FormatOpt = Format.text,
-) -> None:
-    """Why EXERCISE is not in the session, and the smallest change that would bring it in."""
-    from kbrun.cli import render
-    from kbrun.engine.explain import why_not as explain_why_not
-
-    knowledge = load(kb)
-    runner = profile_of(knowledge, locals())
-    render.why_not(explain_why_not(knowledge, runner, exercise), format.value)
+_explanation_command("why", "why",
+                     "Why EXERCISE is in the session: its derivation, score and dose, rule by rule.")
+_explanation_command("why-not", "why_not",
+                     "Why EXERCISE is not in the session, and the smallest change that would "
+                     "bring it in.")
 
 
 from kbrun.cli import kb as _kb  # noqa: E402  (registers the `kb` command group)
