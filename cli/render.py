@@ -96,7 +96,7 @@ def advice(result: Advice, kb: KnowledgeBase, fmt: str, *, trace: bool = False) 
         for note in result.schedule:
             follows = f" (follows {note.follows})" if note.follows else ""
             out.print(f"  - {note.note}{follows}")
-    shown = [a for a in result.avoid if a.rules and a.rules[0] != "exclude-without-equipment"]
+    shown = [a for a in result.avoid if a.kind == "safety"]
     if shown:
         out.print("[bold]Avoid[/bold]")
         for item in shown[:12]:

@@ -119,10 +119,11 @@ class Avoid:
     reason: str
     rules: tuple[str, ...]
     reasons: tuple[str, ...] = ()
+    kind: str = "safety"             # safety | availability (equipment, level)
 
     def to_dict(self) -> dict[str, Any]:
         return {"exercise": self.exercise, "name": self.name, "reason": self.reason,
-                "rules": list(self.rules)}
+                "rules": list(self.rules), "kind": self.kind}
 
 
 @dataclass(frozen=True)

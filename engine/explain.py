@@ -255,14 +255,13 @@ def _missing_links(kb: KnowledgeBase, advice: Advice, exercise: str) -> list[dic
         reasons.append({"kind": "no-target-in-focus",
                         "message": f"it works {', '.join(sorted(targets))}, none of which is in "
                                    f"focus for this profile ({', '.join(sorted(focus)) or 'none'})"})
-    elif item.category == "plyometric":
-        reasons.append({"kind": "plyometric",
-                        "message": "plyometrics are chosen for power goals, not to strengthen a "
-                                   "muscle in focus (rule work-focus-muscles)"})
     else:
-        reasons.append({"kind": "secondary-only",
-                        "message": f"it works {', '.join(shared)} only as a secondary target, "
-                                   "and no focus on them is strong enough (0.4) to count"})
+        matchers = [f"{r.id} ({r.description})" for r in kb.rules.rules.values()
+                    if "targets" in r.mentions and "recommendation" in r.produces]
+        reasons.append({"kind": "no-rule-matched",
+                        "message": f"it works {', '.join(shared)}, which are in focus, but none "
+                                   "of the rules that turn targets into recommendations matched "
+                                   f"it: {'; '.join(matchers)}"})
     if not set(item.qualities) & wanted:
         reasons.append({"kind": "no-quality-wanted",
                         "message": f"it develops {', '.join(item.qualities) or 'nothing listed'}, "

@@ -85,8 +85,9 @@ BUILTIN: dict[str, FactKindDef] = {k.name: k for k in [
     # What actions assert.
     _kind("recommendation", "action", "Evidence for an exercise (from a `recommend` action).",
           exercise="id:exercise", weight="number", reason="text"),
-    _kind("exclusion", "action", "An exercise ruled out (from an `exclude` action).",
-          exercise="id:exercise", reason="text"),
+    _kind("exclusion", "action", "An exercise ruled out (from an `exclude` action); kind is "
+          "'safety' (the default) or 'availability' (equipment, level: shown last).",
+          exercise="id:exercise", reason="text", kind="text"),
     _kind("warning", "action", "A warning (from a `warn` action).", kind="text", message="text"),
     _kind("dose", "action", "A dosing decision (from a `dose` action); unset selectors are 'any'.",
           exercise="text", category="text", pattern="text", loadable="text", unilateral="text",
@@ -95,8 +96,6 @@ BUILTIN: dict[str, FactKindDef] = {k.name: k for k in [
           sessions_max="number", follows="text", priority="number", note="text"),
 ]}
 
-GRAPH_KINDS = frozenset(k for k, d in BUILTIN.items() if d.origin == "graph")
-PROFILE_KINDS = frozenset(k for k, d in BUILTIN.items() if d.origin == "profile")
 
 
 def fact_kinds(kb: KnowledgeBase) -> dict[str, FactKindDef]:

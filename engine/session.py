@@ -20,7 +20,6 @@ if TYPE_CHECKING:
     from kbrun.engine.profile import Profile
     from kbrun.engine.schema import Exercise
 
-LOWER_LIMB = ("hip", "thigh", "knee", "lower-leg", "ankle", "foot")
 
 
 EVIDENCE_DISCOUNT = 0.5
@@ -89,17 +88,18 @@ def exclusions(kb: KnowledgeBase, consultation: Consultation) -> list[Avoid]:
         grouped[consultation.fields(key)["exercise"]].append(key)
     result = []
     for exercise, keys in sorted(grouped.items()):
-        ordered = sorted(keys, key=lambda k: (_exclusion_rank(rules_for(consultation, k)),
+        ordered = sorted(keys, key=lambda k: (_exclusion_kind(consultation, k) != "safety",
                                               consultation.fields(k)["reason"]))
         reasons = tuple(str(consultation.fields(k)["reason"]) for k in ordered)
         rules = tuple(dict.fromkeys(r for k in ordered for r in rules_for(consultation, k)))
-        result.append(Avoid(exercise, kb.exercises[exercise].name, reasons[0], rules, reasons))
+        result.append(Avoid(exercise, kb.exercises[exercise].name, reasons[0], rules, reasons,
+                            _exclusion_kind(consultation, ordered[0])))
     return result
 
 
-def _exclusion_rank(rules: tuple[str, ...]) -> int:
-    # Equipment and level are the least interesting reasons to show first.
-    return 1 if any(r in ("exclude-without-equipment", "exclude-above-level") for r in rules) else 0
+def _exclusion_kind(consultation: Consultation, key: FactKey) -> str:
+    """What kind of exclusion a fact is: `safety` unless its rule said otherwise."""
+    return str(consultation.fields(key).get("kind", "safety"))
 
 
 def rank_candidates(kb: KnowledgeBase, found: dict[str, list[Contribution]],

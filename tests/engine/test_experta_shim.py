@@ -4,7 +4,8 @@ plain experta matches."""
 
 from __future__ import annotations
 
-import logging
+import subprocess
+import sys
 
 from kbrun.engine import load_kb, make_profile
 from kbrun.engine.inference import consult
@@ -32,10 +33,15 @@ def test_experta_imports_and_runs_a_rule():
 
 
 def test_importing_experta_does_not_configure_the_root_logger():
-    import kbrun.engine._experta  # noqa: F401
-
-    assert not any(type(h).__name__ == "StreamHandler" and h.formatter is None
-                   for h in logging.getLogger().handlers)
+    # in a fresh interpreter: experta's own import would leave a handler on the root logger
+    script = ("import logging, kbrun.engine._experta; "
+              "print(len(logging.getLogger().handlers))")
+    plain = ("import collections, collections.abc, logging; "
+             "collections.Mapping = collections.abc.Mapping; import experta; "
+             "print(len(logging.getLogger().handlers))")
+    run = [subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          check=True).stdout.strip() for code in (script, plain)]
+    assert run == ["0", "1"]
 
 
 def test_the_speed_patches_give_the_same_consultation_as_plain_experta(monkeypatch):
