@@ -12,7 +12,7 @@ from typer.core import TyperGroup
 
 from kbrun.cli.options import (
     EquipmentOpt, Format, FormatOpt, GoalOpt, InjuryOpt, KbOpt, LevelOpt, LimitOpt, PainOpt,
-    PhaseOpt, ProfileOpt, RedFlagOpt, SettingOpt, SymptomOpt,
+    PhaseOpt, ProfileOpt, RedFlagOpt, SettingOpt, StageOpt, SymptomOpt,
 )
 
 _state = {"debug": False}
@@ -102,7 +102,8 @@ def profile_of(kb: Any, options: dict[str, Any]) -> Any:
         kb, options["profile"], symptoms=options["symptom"], injuries=options["injury"],
         goals=options["goal"], phase=options["phase"], level=options["level"],
         equipment=options["equipment"], setting=options["setting"],
-        red_flags=options["red_flag"], pain=options["pain"], limit=options["limit"])
+        red_flags=options["red_flag"], pain=options["pain"], limit=options["limit"],
+        stage=options["stage"])
 
 
 @app.command()
@@ -110,7 +111,7 @@ def advise(
     symptom: SymptomOpt = None, injury: InjuryOpt = None, goal: GoalOpt = None,
     phase: PhaseOpt = None, level: LevelOpt = None, equipment: EquipmentOpt = None,
     setting: SettingOpt = None, red_flag: RedFlagOpt = None, pain: PainOpt = None,
-    limit: LimitOpt = None, profile: ProfileOpt = None, kb: KbOpt = None,
+    stage: StageOpt = None, limit: LimitOpt = None, profile: ProfileOpt = None, kb: KbOpt = None,
     format: FormatOpt = Format.text,
     trace: Annotated[bool, typer.Option("--trace", help="Include every rule firing in order.")
                      ] = False,
@@ -124,8 +125,8 @@ def advise(
 
     knowledge = load(kb)
     if batch is not None:
-        flags = (symptom, injury, goal, phase, level, equipment, setting, red_flag, pain, limit,
-                 profile)
+        flags = (symptom, injury, goal, phase, level, equipment, setting, red_flag, pain, stage,
+                 limit, profile)
         if any(f not in (None, []) for f in flags):
             raise typer.BadParameter("profile options cannot be combined with --batch; put "
                                      "them in each line", param_hint="'--batch'")
@@ -148,7 +149,8 @@ def _explanation_command(name: str, answer: str, doc: str) -> None:
         symptom: SymptomOpt = None, injury: InjuryOpt = None, goal: GoalOpt = None,
         phase: PhaseOpt = None, level: LevelOpt = None, equipment: EquipmentOpt = None,
         setting: SettingOpt = None, red_flag: RedFlagOpt = None, pain: PainOpt = None,
-        limit: LimitOpt = None, profile: ProfileOpt = None, kb: KbOpt = None,
+        stage: StageOpt = None, limit: LimitOpt = None, profile: ProfileOpt = None,
+        kb: KbOpt = None,
         format: FormatOpt = Format.text,
     ) -> None:
         from kbrun.cli import render

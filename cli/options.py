@@ -61,6 +61,9 @@ RedFlagOpt = Annotated[Optional[list[str]], typer.Option(
 PainOpt = Annotated[Optional[int], typer.Option(
     "--pain", help="Pain during or after running, 0-10.", rich_help_panel=PROFILE,
     parser=whole_number, metavar="0-10")]
+StageOpt = Annotated[Optional[str], typer.Option(
+    "--stage", help="Injury stage: acute, subacute or return-to-run (default: inferred from pain, "
+    "else subacute).", rich_help_panel=PROFILE, metavar="STAGE")]
 LimitOpt = Annotated[Optional[int], typer.Option(
     "--limit", "-n", help="Exercises in the session (default 6, at most 20).",
     rich_help_panel=PROFILE, parser=whole_number, metavar="N")]

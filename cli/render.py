@@ -61,6 +61,29 @@ def _findings_line(advice: Advice, kind: str, limit: int = 6) -> str:
     return ", ".join(f"{f.id} ({f.certainty:.2f})" for f in items)
 
 
+def _avoid_groups(result: Advice) -> list[tuple[str, list[str]]]:
+    """The safety exclusions grouped by their reason: (reason, exercise names)."""
+    groups: dict[str, list[str]] = {}
+    for item in result.avoid:
+        if item.kind == "safety":
+            groups.setdefault(item.reason, []).append(item.name)
+    return sorted(groups.items(), key=lambda g: (-len(g[1]), g[0]))
+
+
+def _section_name(result: Advice, section_id: str) -> str:
+    return next((s.name for s in result.sections if s.id == section_id), section_id)
+
+
+def _extra_dose(rec: Any) -> str:
+    p = rec.prescription
+    parts = [p.tempo] if p.tempo else []
+    if p.effort:
+        parts.append(p.effort)
+    if p.frequency:
+        parts.append(p.frequency)
+    return "; ".join(parts)
+
+
 def advice(result: Advice, kb: KnowledgeBase, fmt: str, *, trace: bool = False) -> None:
     """Print advice in the chosen format."""
     if fmt == "json":
@@ -72,41 +95,59 @@ def advice(result: Advice, kb: KnowledgeBase, fmt: str, *, trace: bool = False) 
     from rich.table import Table
 
     out = console()
+    urgent = [w for w in result.warnings if w.urgent]
+    for warning in urgent:
+        out.print(f"[bold reverse] {warning.message} [/bold reverse]", markup=True)
     out.print(f"[bold]kbrun session[/bold] — {_profile_line(result)}")
     low, high = result.sessions_per_week
-    out.print(f"{low}-{high} sessions a week" if low != high else f"{low} session(s) a week")
+    if result.recommendations:
+        out.print(f"{low}-{high} sessions a week" if low != high else f"{low} session(s) a week")
     suspected = _findings_line(result, "injury")
     if suspected:
         out.print(f"Suspected: {suspected}")
+    if result.stage:
+        out.print(f"Injury stage: {result.stage} ({result.stage_cause})")
+    for protocol in result.protocols:
+        out.print(f"Protocol: {protocol.name} — {protocol.summary} "
+                  f"({', '.join(protocol.sources)})", markup=False)
     protected = [f.id for f in result.findings if f.kind == "protected-region"]
     if protected:
         out.print(f"Protected regions: {', '.join(protected)}")
-    table = Table(show_lines=False, header_style="bold")
-    for column in ("#", "Exercise", "Sets x reps", "Load", "Score", "Why"):
+    if result.size_limit:
+        out.print(f"At most {result.size_limit[0]} exercises: {result.size_limit[1]}", markup=False)
+    table = Table(show_lines=True, header_style="bold")
+    for column in ("#", "Exercise", "Sets x reps", "Load", "Why", "How"):
         table.add_column(column, overflow="fold")
+    current = None
     for rec in result.recommendations:
+        if rec.section != current:
+            current = rec.section
+            table.add_row("", f"[bold]{_section_name(result, rec.section)}[/bold]", "", "", "", "")
         dose, load = _dose_cells(rec)
-        table.add_row(str(rec.rank), rec.name, dose, load, f"{rec.score:.2f}", rec.reasons[0])
+        extra = _extra_dose(rec)
+        table.add_row(str(rec.rank), rec.name, dose + (f"\n{extra}" if extra else ""), load,
+                      rec.reasons[0], "\n".join(f"- {c}" for c in rec.cues))
     if result.recommendations:
         out.print(table)
     else:
-        out.print("[bold]No exercise fits this profile.[/bold] See the warnings below.")
+        out.print("[bold]No exercise session.[/bold] See the warnings.")
     if result.schedule:
         out.print("[bold]When[/bold]")
         for note in result.schedule:
             follows = f" (follows {note.follows})" if note.follows else ""
             out.print(f"  - {note.note}{follows}")
-    shown = [a for a in result.avoid if a.kind == "safety"]
-    if shown:
+    groups = [] if result.urgent else _avoid_groups(result)
+    if groups:
         out.print("[bold]Avoid[/bold]")
-        for item in shown[:12]:
-            out.print(f"  - {item.name}: {item.reason}")
-        if len(shown) > 12:
-            out.print(f"  ... and {len(shown) - 12} more (--format json lists all)")
-    if result.warnings:
+        for reason, names in groups[:10]:
+            out.print(f"  - {', '.join(names)}: {reason}", markup=False)
+        if len(groups) > 10:
+            out.print(f"  ... and {len(groups) - 10} more reasons (--format json lists all)")
+    rest = [w for w in result.warnings if not w.urgent]
+    if rest:
         out.print("[bold]Warnings[/bold]")
-        for warning in result.warnings:
-            out.print(f"  ! {warning.kind}: {warning.message}")
+        for warning in rest:
+            out.print(f"  ! {warning.kind}: {warning.message}", markup=False)
     if trace:
         from kbrun.engine.inference import trace_records
 
@@ -118,22 +159,44 @@ def advice(result: Advice, kb: KnowledgeBase, fmt: str, *, trace: bool = False) 
 
 
 def advice_markdown(result: Advice, *, trace: bool = False) -> str:
-    lines = ["# kbrun session", "", f"_{_profile_line(result)}_", ""]
+    lines = ["# kbrun session", ""]
+    for warning in result.warnings:
+        if warning.urgent:
+            lines += [f"> **{warning.message}**", ""]
+    lines += [f"_{_profile_line(result)}_", ""]
     low, high = result.sessions_per_week
-    lines.append(f"Sessions a week: {low}-{high}" if low != high else f"Sessions a week: {low}")
-    lines.append("")
-    rows = []
-    for rec in result.recommendations:
-        dose, load = _dose_cells(rec)
-        rows.append([rec.rank, rec.name, dose, load, f"{rec.score:.2f}", rec.reasons[0]])
-    lines += [md_table(["#", "Exercise", "Sets x reps", "Load", "Score", "Why"], rows), ""]
+    if result.recommendations:
+        lines.append(f"Sessions a week: {low}-{high}" if low != high
+                     else f"Sessions a week: {low}")
+        lines.append("")
+    if result.stage:
+        lines += [f"Injury stage: **{result.stage}** ({result.stage_cause})", ""]
+    for protocol in result.protocols:
+        lines += [f"Protocol: **{protocol.name}** — {protocol.summary} "
+                  f"({', '.join(protocol.sources)})", ""]
+    if not result.recommendations:
+        lines += ["**No exercise session.** See the warnings.", ""]
+    for section in result.sections:
+        lines += [f"## {section.name}", ""]
+        rows = []
+        for rec in result.recommendations:
+            if rec.section != section.id:
+                continue
+            dose, load = _dose_cells(rec)
+            extra = _extra_dose(rec)
+            rows.append([rec.rank, rec.name, dose + (f" ({extra})" if extra else ""), load,
+                         rec.reasons[0], " / ".join(rec.cues)])
+        lines += [md_table(["#", "Exercise", "Sets x reps", "Load", "Why", "How"], rows), ""]
     if result.schedule:
         lines += ["## When", ""] + [f"- {n.note}" + (f" (follows `{n.follows}`)" if n.follows
                                                       else "") for n in result.schedule] + [""]
-    if result.avoid:
-        lines += ["## Avoid", ""] + [f"- **{a.name}**: {a.reason}" for a in result.avoid] + [""]
-    if result.warnings:
-        lines += ["## Warnings", ""] + [f"- **{w.kind}**: {w.message}" for w in result.warnings]
+    groups = [] if result.urgent else _avoid_groups(result)
+    if groups:
+        lines += ["## Avoid", ""] + [f"- **{', '.join(names)}**: {reason}"
+                                     for reason, names in groups] + [""]
+    rest = [w for w in result.warnings if not w.urgent]
+    if rest:
+        lines += ["## Warnings", ""] + [f"- **{w.kind}**: {w.message}" for w in rest]
     if trace:
         from kbrun.engine.inference import trace_records
 

@@ -36,6 +36,8 @@ class Prescription:
     hold_s_min: int | None = None
     hold_s_max: int | None = None
     notes: tuple[str, ...] = ()
+    frequency: str | None = None     # a protocol's own frequency, e.g. "twice a day, every day"
+    effort: str | None = None        # how hard, in words (a protocol's "about 70 % of maximal")
 
     def to_dict(self) -> dict[str, Any]:
         data: dict[str, Any] = {
@@ -45,6 +47,10 @@ class Prescription:
         }
         if self.hold_s_min is not None:
             data["hold_s_min"], data["hold_s_max"] = self.hold_s_min, self.hold_s_max
+        if self.frequency:
+            data["frequency"] = self.frequency
+        if self.effort:
+            data["effort"] = self.effort
         if self.notes:
             data["notes"] = list(self.notes)
         return data
@@ -79,6 +85,8 @@ class DoseStep:
     changes: tuple[tuple[str, Any], ...]
     follows: str | None
     note: str | None
+    protocol: str | None = None      # the protocol whose dose this step applied
+    cap: bool = False                # a ceiling (level, pain, red flag) applied after the rest
 
 
 @dataclass
@@ -95,11 +103,18 @@ class Recommendation:
     contributions: list[Contribution] = field(default_factory=list)
     dose_steps: list[DoseStep] = field(default_factory=list)
     selection_note: str | None = None
+    cues: list[str] = field(default_factory=list)
+    section: str = "main"            # the session part it is performed in (kb/session.yaml)
+    category: str = "strength"       # its role: strength, isometric, plyometric, balance, ...
+    protocol: str | None = None      # the rehabilitation protocol it belongs to, if any
+    stage: str | None = None         # the injury stage that protocol was chosen for
 
     def to_dict(self) -> dict[str, Any]:
         return {"rank": self.rank, "exercise": self.exercise, "name": self.name,
+                "section": self.section, "category": self.category,
                 "score": self.score, "prescription": self.prescription.to_dict(),
                 "targets": list(self.targets), "reasons": list(self.reasons),
+                "cues": list(self.cues), "protocol": self.protocol, "stage": self.stage,
                 "rules": list(self.rules), "sources": list(self.sources)}
 
 
@@ -131,9 +146,39 @@ class Warning:
     kind: str
     message: str
     rules: tuple[str, ...] = ()
+    urgent: bool = False
 
     def to_dict(self) -> dict[str, Any]:
-        return {"kind": self.kind, "message": self.message, "rules": list(self.rules)}
+        return {"kind": self.kind, "message": self.message, "urgent": self.urgent,
+                "rules": list(self.rules)}
+
+
+@dataclass(frozen=True)
+class Section:
+    """A labelled part of the session, in the order performed."""
+
+    id: str
+    name: str
+    exercises: tuple[str, ...]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"id": self.id, "name": self.name, "exercises": list(self.exercises)}
+
+
+@dataclass(frozen=True)
+class FollowedProtocol:
+    """A rehabilitation protocol the session follows, and why."""
+
+    id: str
+    name: str
+    injury: str
+    stage: str
+    summary: str
+    sources: tuple[str, ...]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"id": self.id, "name": self.name, "injury": self.injury, "stage": self.stage,
+                "summary": self.summary, "sources": list(self.sources)}
 
 
 @dataclass(frozen=True)
@@ -172,6 +217,16 @@ class Advice:
     candidates: list[Candidate]
     skipped: list[Skipped]
     consultation: Consultation = field(repr=False)
+    sections: list[Section] = field(default_factory=list)
+    protocols: list[FollowedProtocol] = field(default_factory=list)
+    stage: str | None = None
+    stage_cause: str | None = None
+    size_limit: tuple[int, str] | None = None   # (max exercises, why) when rules cut the limit
+
+    @property
+    def urgent(self) -> bool:
+        """Whether an urgent referral leads this advice."""
+        return any(w.urgent for w in self.warnings)
 
     def recommendation(self, exercise: str) -> Recommendation | None:
         return next((r for r in self.recommendations if r.exercise == exercise), None)
@@ -191,6 +246,9 @@ class Advice:
             "warnings": [w.to_dict() for w in self.warnings],
             "schedule": {"sessions_per_week": list(self.sessions_per_week),
                          "notes": [s.to_dict() for s in self.schedule]},
+            "sections": [s.to_dict() for s in self.sections],
+            "protocols": [p.to_dict() for p in self.protocols],
+            "stage": ({"id": self.stage, "cause": self.stage_cause} if self.stage else None),
         }
         if trace:
             data["trace"] = trace_records(self.consultation)

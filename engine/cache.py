@@ -47,17 +47,19 @@ def cache_dir() -> Path | None:
 
 
 def fingerprint(files: Iterable[tuple[str, str]]) -> str:
-    """The content hash of a knowledge base: every (path, text), the version and the schema."""
+    """The content hash of a knowledge base: every (path, text), the version, the schema and
+    the graph builder (the cached entry holds the built graph)."""
     from importlib.metadata import PackageNotFoundError, version
 
-    from kbrun.engine import schema
+    from kbrun.engine import graph, schema
 
     digest = hashlib.sha256(f"kbrun-cache-{FORMAT}\0".encode())
     try:
         digest.update(version("kbrun").encode())
     except PackageNotFoundError:  # pragma: no cover - running from a source tree
         pass
-    digest.update(Path(schema.__file__).read_bytes())
+    for module in (schema, graph):
+        digest.update(Path(module.__file__).read_bytes())
     for path, text in files:
         digest.update(path.encode() + b"\0" + text.encode() + b"\0")
     return digest.hexdigest()

@@ -38,15 +38,20 @@ def _kind(name: str, origin: str, description: str, **fields: str) -> FactKindDe
 
 BUILTIN: dict[str, FactKindDef] = {k.name: k for k in [
     # What the runner told us.
-    _kind("symptom", "profile", "A symptom the runner reports.", id="id:symptom", region="region"),
+    _kind("symptom", "profile", "A symptom the runner reports, with the screening question for "
+          "a condition not to miss ('none' if it has none).", id="id:symptom", region="region",
+          screen="text"),
     _kind("diagnosis", "profile", "An injury the runner has been diagnosed with.",
           injury="id:injury"),
     _kind("goal", "profile", "A training goal.", id="id:goal"),
     _kind("phase", "profile", "The current training phase.", id="id:phase", order="number"),
     _kind("level", "profile", "The runner's level.", id="id:level", rank="number"),
     _kind("equipment", "profile", "An equipment item the runner has.", id="id:equipment"),
-    _kind("red-flag", "profile", "A red flag the runner reports, with its referral message.",
-          id="id:red-flag", message="text"),
+    _kind("red-flag", "profile", "A red flag the runner reports, with its referral message "
+          "and its urgency (urgent, refer or stop).", id="id:red-flag", message="text",
+          urgency="text"),
+    _kind("stage", "profile", "The injury stage the runner gave (--stage): acute (rank 1), "
+          "subacute (2) or return-to-run (3).", id="text", rank="number"),
     _kind("pain", "profile", "Pain during or after running, 0-10.", score="number"),
     # What the knowledge graph says (declared for the part of the graph a profile can reach).
     _kind("suggests", "graph", "symptom -[suggests]-> injury", symptom="id:symptom",
@@ -65,9 +70,22 @@ BUILTIN: dict[str, FactKindDef] = {k.name: k for k in [
           category="category"),
     _kind("contraindicated", "graph",
           "exercise -[contraindicated-for]-> injury; phase is 'any' unless it applies to one "
-          "phase; the exercise's category is repeated so rules can filter without a join",
-          exercise="id:exercise", injury="id:injury", reason="text", phase="id",
+          "phase and stage is 'any' unless it applies to one stage; the exercise's category is "
+          "repeated so rules can filter without a join",
+          exercise="id:exercise", injury="id:injury", reason="text", phase="id", stage="text",
           category="category"),
+    _kind("signals", "graph", "red flag -[signals]-> condition, with a symptom it must come "
+          "with ('any': the red flag alone)", red_flag="id:red-flag",
+          condition="id:condition", symptom="id"),
+    _kind("condition", "graph", "A condition not to miss, its urgency (urgent, refer, stop) "
+          "and its referral message.", id="id:condition", urgency="text", message="text"),
+    _kind("condition-protects", "graph", "A region a suspected condition keeps from all "
+          "loading.", condition="id:condition", region="region"),
+    _kind("protocol", "graph", "protocol -[treats]-> injury at one stage, with its rank "
+          "(1 preferred) and the equipment it needs ('none')", id="id:protocol",
+          injury="id:injury", stage="text", rank="number", needs="id"),
+    _kind("protocol-dose", "graph", "protocol -[doses]-> exercise: an exercise the protocol "
+          "prescribes", protocol="id:protocol", exercise="id:exercise"),
     _kind("needs", "graph", "exercise -[requires]-> equipment (any one item suffices)",
           exercise="id:exercise", equipment="id:equipment"),
     _kind("loads", "graph", "How much an exercise loads a region (rank 1 low .. 3 high), with "
@@ -88,12 +106,14 @@ BUILTIN: dict[str, FactKindDef] = {k.name: k for k in [
     _kind("exclusion", "action", "An exercise ruled out (from an `exclude` action); kind is "
           "'safety' (the default) or 'availability' (equipment, level: shown last).",
           exercise="id:exercise", reason="text", kind="text"),
-    _kind("warning", "action", "A warning (from a `warn` action).", kind="text", message="text"),
+    _kind("warning", "action", "A warning (from a `warn` action); `urgent: true` puts it first "
+          "and marks it urgent.", kind="text", message="text", urgent="bool"),
     _kind("dose", "action", "A dosing decision (from a `dose` action); unset selectors are 'any'.",
           exercise="text", category="text", pattern="text", loadable="text", unilateral="text",
           sets="number", reps_min="number", reps_max="number", hold_min="number",
           hold_max="number", load="text", tempo="text", rest_s="number", sessions_min="number",
-          sessions_max="number", follows="text", priority="number", note="text"),
+          sessions_max="number", max_sets="number", max_load="text", follows="text",
+          priority="number", note="text"),
 ]}
 
 

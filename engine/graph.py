@@ -22,15 +22,19 @@ REQUIRES = "requires"              # exercise -> equipment     (any one of them 
 CONTRAINDICATED_FOR = "contraindicated-for"  # exercise -> injury   reason, phases
 DEVELOPS = "develops"              # exercise -> quality
 FAVOURS = "favours"                # goal -> quality
+SIGNALS = "signals"                # red flag -> condition    symptoms ("any": the flag alone)
+TREATS = "treats"                  # protocol -> injury       stages, rank, needs
+DOSES = "doses"                    # protocol -> exercise     the protocol's dose
 RELATIONS = (TARGETS, IMPLICATES, SUGGESTS, OPPOSES, PROGRESSES_TO, REQUIRES,
-             CONTRAINDICATED_FOR, DEVELOPS, FAVOURS)
+             CONTRAINDICATED_FOR, DEVELOPS, FAVOURS, SIGNALS, TREATS, DOSES)
 
 ROLE_WEIGHT = {"primary": 1.0, "secondary": 0.5}
-_NODE_KINDS = ("source", "muscle", "exercise", "injury", "symptom", "red-flag", "phase", "goal",
-               "quality", "level", "equipment", "claim")
+_NODE_KINDS = ("source", "muscle", "exercise", "injury", "symptom", "red-flag", "condition",
+               "protocol", "phase", "goal", "quality", "level", "equipment", "claim")
 # Fields that become edges rather than node attributes.
 _EDGE_FIELDS = {"targets", "equipment", "progresses_to", "regresses_to", "qualities", "opposes",
-                "suggested_by", "implicates", "contraindications", "favours", "sources", "id"}
+                "suggested_by", "implicates", "contraindications", "favours", "sources", "id",
+                "signs", "doses"}
 
 
 def source_ids(refs: list[SourceRef]) -> list[str]:
@@ -77,13 +81,31 @@ def build_graph(kb: KnowledgeBase) -> nx.MultiDiGraph:
         for link in injury.implicates:
             graph.add_edge(injury.id, link.muscle, key=IMPLICATES, weight=link.weight,
                            role=link.role, sources=source_ids(link.sources))
-        for rule in injury.contraindications:
+        # the most specifically written contraindication gives an exercise its reason
+        ordered = sorted(injury.contraindications, key=lambda rule: -rule.specificity())
+        for rule in ordered:
             for exercise in kb.exercises.values():
                 if rule.matches(exercise) and not graph.has_edge(
                         exercise.id, injury.id, key=CONTRAINDICATED_FOR):
                     graph.add_edge(exercise.id, injury.id, key=CONTRAINDICATED_FOR,
                                    reason=rule.reason, phases=list(rule.phases),
-                                   sources=source_ids(rule.sources))
+                                   stages=list(rule.stages), sources=source_ids(rule.sources))
+
+    for condition in kb.conditions.values():
+        with_symptoms: dict[str, list[str]] = {}
+        for sign in condition.signs:  # "any": the red flag alone is enough
+            with_symptoms.setdefault(sign.red_flag, []).append(sign.symptom or "any")
+        for flag, symptoms in with_symptoms.items():
+            graph.add_edge(flag, condition.id, key=SIGNALS, symptoms=symptoms,
+                           sources=source_ids(condition.sources))
+
+    for protocol in kb.protocols.values():
+        cited = source_ids(protocol.sources)
+        graph.add_edge(protocol.id, protocol.injury, key=TREATS, stages=list(protocol.stages),
+                       rank=protocol.rank, needs=protocol.needs, sources=cited)
+        for dose in protocol.doses:
+            graph.add_edge(protocol.id, dose.exercise, key=DOSES,
+                           dose=dose.model_dump(mode="json"), sources=cited)
 
     for goal in kb.goals.values():
         for quality in goal.favours:

@@ -12,10 +12,10 @@ from typing import TYPE_CHECKING, Any
 from kbrun.engine._experta import DepthStrategy, Fact, KnowledgeEngine
 from kbrun.engine.facts import describe, fact_fields, fact_key, fact_kind_of, make_fact
 from kbrun.engine.graph import (
-    CONTRAINDICATED_FOR, DEVELOPS, IMPLICATES, OPPOSES, PROGRESSES_TO, REQUIRES, SUGGESTS,
-    TARGETS, in_edges, out_edges,
+    CONTRAINDICATED_FOR, DEVELOPS, DOSES, IMPLICATES, OPPOSES, PROGRESSES_TO, REQUIRES, SIGNALS,
+    SUGGESTS, TARGETS, TREATS, in_edges, out_edges,
 )
-from kbrun.engine.schema import IMPACT_RANK, INTENSITY_RANK
+from kbrun.engine.schema import IMPACT_RANK, INTENSITY_RANK, STAGE_RANK
 
 if TYPE_CHECKING:
     from kbrun.engine.knowledge import KnowledgeBase
@@ -167,6 +167,9 @@ def relevant(kb: KnowledgeBase, profile: Profile, extra_exercises: Iterable[str]
     for goal in profile.goals:
         qualities.update(t for t, _ in out_edges(graph, goal, "favours"))
     exercises = {a for a in anchors if kb.kind_of(a) == "exercise"}
+    for injury in injuries:
+        for protocol, _ in in_edges(graph, injury, TREATS):
+            exercises.update(e for e, _ in out_edges(graph, protocol, DOSES))
     for muscle in muscles:
         exercises.update(o for o, _ in in_edges(graph, muscle, TARGETS))
     for quality in qualities:
@@ -184,7 +187,7 @@ def declarations(kb: KnowledgeBase, profile: Profile, extra_exercises: Iterable[
     graph = kb.graph
     for symptom in profile.symptoms:
         out.add("symptom", Origin("profile", f"--symptom {symptom}"), id=symptom,
-                region=kb.symptoms[symptom].region)
+                region=kb.symptoms[symptom].region, screen=kb.symptoms[symptom].screen or "none")
     for injury in profile.injuries:
         out.add("diagnosis", Origin("profile", f"--injury {injury}"), injury=injury)
     for goal in profile.goals:
@@ -202,7 +205,10 @@ def declarations(kb: KnowledgeBase, profile: Profile, extra_exercises: Iterable[
         out.add("equipment", Origin("profile", f"--equipment {item}"), id=item)
     for flag in profile.red_flags:
         out.add("red-flag", Origin("profile", f"--red-flag {flag}"), id=flag,
-                message=kb.red_flags[flag].message)
+                message=kb.red_flags[flag].message, urgency=kb.red_flags[flag].urgency)
+    if profile.stage is not None:
+        out.add("stage", Origin("profile", f"--stage {profile.stage}"), id=profile.stage,
+                rank=STAGE_RANK[profile.stage])
     if profile.pain is not None:
         out.add("pain", Origin("profile", f"--pain {profile.pain}"), score=profile.pain)
 
@@ -211,6 +217,17 @@ def declarations(kb: KnowledgeBase, profile: Profile, extra_exercises: Iterable[
     out.engine = rules.engine_for(firable)
     out.wanted = rules.graph_kinds(firable)
     injuries, muscles, qualities, exercises = relevant(kb, profile, extra_exercises)
+    for flag in profile.red_flags:
+        for condition, attrs in out_edges(graph, flag, SIGNALS):
+            entry = kb.conditions[condition]
+            for symptom in attrs["symptoms"]:
+                out.add("signals", _edge_origin(flag, SIGNALS, condition, attrs), red_flag=flag,
+                        condition=condition, symptom=symptom)
+            out.add("condition", _node_origin(kb, condition), id=condition,
+                    urgency=entry.urgency, message=entry.message)
+            for region in entry.protects:
+                out.add("condition-protects", _node_origin(kb, condition), condition=condition,
+                        region=region)
     for symptom in profile.symptoms:
         for injury, attrs in out_edges(graph, symptom, SUGGESTS):
             out.add("suggests", _edge_origin(symptom, SUGGESTS, injury, attrs), symptom=symptom,
@@ -220,6 +237,14 @@ def declarations(kb: KnowledgeBase, profile: Profile, extra_exercises: Iterable[
         for muscle, attrs in out_edges(graph, injury, IMPLICATES):
             out.add("implicates", _edge_origin(injury, IMPLICATES, muscle, attrs), injury=injury,
                     muscle=muscle, role=attrs["role"], weight=attrs["weight"])
+        for protocol, attrs in in_edges(graph, injury, TREATS):
+            for stage in attrs["stages"]:
+                out.add("protocol", _edge_origin(protocol, TREATS, injury, attrs), id=protocol,
+                        injury=injury, stage=stage, rank=attrs["rank"],
+                        needs=attrs["needs"] or "none")
+            for exercise_id, dose in out_edges(graph, protocol, DOSES):
+                out.add("protocol-dose", _edge_origin(protocol, DOSES, exercise_id, dose),
+                        protocol=protocol, exercise=exercise_id)
     for exercise_id in sorted(exercises):
         exercise = kb.exercises[exercise_id]
         out.add("exercise", _node_origin(kb, exercise_id), id=exercise_id,
@@ -252,10 +277,11 @@ def declarations(kb: KnowledgeBase, profile: Profile, extra_exercises: Iterable[
         for injury, attrs in out_edges(graph, exercise_id, CONTRAINDICATED_FOR):
             if injury in injuries:
                 for phase in attrs["phases"] or ["any"]:
-                    out.add("contraindicated",
-                            _edge_origin(exercise_id, CONTRAINDICATED_FOR, injury, attrs),
-                            exercise=exercise_id, injury=injury, reason=attrs["reason"],
-                            phase=phase, category=exercise.category)
+                    for stage in attrs["stages"] or ["any"]:
+                        out.add("contraindicated",
+                                _edge_origin(exercise_id, CONTRAINDICATED_FOR, injury, attrs),
+                                exercise=exercise_id, injury=injury, reason=attrs["reason"],
+                                phase=phase, stage=stage, category=exercise.category)
     for muscle in sorted(muscles):
         attrs = kb.muscles[muscle]
         out.add("muscle", _node_origin(kb, muscle), id=muscle, region=attrs.region, kind=attrs.kind)

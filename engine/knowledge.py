@@ -8,8 +8,8 @@ from typing import TYPE_CHECKING, Any
 
 from kbrun.engine.errors import Loc, UnknownId
 from kbrun.engine.schema import (
-    Claim, Equipment, Exercise, FactKind, Goal, Injury, Level, Muscle, Phase, Quality, RedFlag,
-    RuleSpec, Selection, Source, Symptom,
+    Claim, Condition, Equipment, Exercise, FactKind, Goal, Injury, Level, Muscle, Phase, Protocol,
+    Quality, RedFlag, RuleSpec, Selection, Source, Symptom,
 )
 
 if TYPE_CHECKING:
@@ -57,6 +57,14 @@ class KnowledgeBase:
     @property
     def red_flags(self) -> dict[str, RedFlag]:
         return self.entries["red-flag"]
+
+    @property
+    def conditions(self) -> dict[str, Condition]:
+        return self.entries["condition"]
+
+    @property
+    def protocols(self) -> dict[str, Protocol]:
+        return self.entries["protocol"]
 
     @property
     def phases(self) -> dict[str, Phase]:

@@ -10,13 +10,14 @@ from typing import Any
 
 from kbrun.engine.errors import Loc, ProfileError, UnknownId, did_you_mean
 from kbrun.engine.knowledge import KnowledgeBase
+from kbrun.engine.schema import STAGE_RANK
 
 DEFAULT_PHASE = "off-season"
 DEFAULT_LEVEL = "intermediate"
 DEFAULT_LIMIT = 6
 MAX_LIMIT = 20
 PROFILE_FIELDS = ("symptoms", "injuries", "goals", "phase", "level", "equipment", "red_flags",
-                  "pain", "limit", "setting")
+                  "pain", "stage", "limit", "setting")
 # singular spellings accepted in profile files, as on the command line
 _FIELD_ALIASES = {"symptom": "symptoms", "injury": "injuries", "goal": "goals",
                   "red_flag": "red_flags", "red-flag": "red_flags", "red-flags": "red_flags"}
@@ -36,6 +37,7 @@ class Profile:
     red_flags: tuple[str, ...] = ()
     pain: int | None = None
     limit: int = DEFAULT_LIMIT
+    stage: str | None = None         # acute | subacute | return-to-run; None: inferred by rules
 
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)
@@ -52,7 +54,7 @@ class Profile:
 OPTION_OF = {"symptoms": "--symptom", "injuries": "--injury", "goals": "--goal",
              "phase": "--phase", "level": "--level", "equipment": "--equipment",
              "red_flags": "--red-flag", "pain": "--pain", "limit": "--limit",
-             "setting": "--setting"}
+             "setting": "--setting", "stage": "--stage"}
 _FIELD_OF = {option: name for name, option in OPTION_OF.items()}
 _LIST_FIELDS = ("symptoms", "injuries", "goals", "equipment", "red_flags")
 
@@ -89,7 +91,7 @@ def make_profile(kb: KnowledgeBase, *, symptoms: Iterable[str] = (), injuries: I
                  goals: Iterable[str] = (), phase: str | None = None, level: str | None = None,
                  equipment: Iterable[str] | None = None, setting: str | None = None,
                  red_flags: Iterable[str] = (), pain: int | None = None,
-                 limit: int | None = None) -> Profile:
+                 limit: int | None = None, stage: str | None = None) -> Profile:
     """Check every value against the knowledge base and return a Profile.
 
     `equipment=None` and no `setting` means all equipment; a `setting` (home or gym) adds the
@@ -119,7 +121,12 @@ def make_profile(kb: KnowledgeBase, *, symptoms: Iterable[str] = (), injuries: I
                              or not 0 <= pain <= 10):
         raise _invalid("--pain", f"{pain!r} is not a whole number from 0 to 10",
                        "rate the pain during or after running from 0 (none) to 10 (worst)")
+    if stage is not None and stage not in STAGE_RANK:
+        raise _invalid("--stage", f"{stage!r} is not a stage",
+                       did_you_mean(str(stage), STAGE_RANK)
+                       or "use one of " + ", ".join(STAGE_RANK))
     return Profile(
+        stage=stage,
         symptoms=_ids(kb, "symptom", "--symptom", symptoms),
         injuries=_ids(kb, "injury", "--injury", injuries),
         goals=_ids(kb, "goal", "--goal", goals),

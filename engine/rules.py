@@ -31,7 +31,7 @@ TEST_EXPR = re.compile(r"^\s*(\S+)\s*(==|!=|<=|>=|<|>)\s*(\S+)\s*$")
 ACTIONS = ("assert", "recommend", "exclude", "dose", "warn")
 DOSE_SELECTORS = ("exercise", "category", "pattern", "loadable", "unilateral")
 DOSE_FIELDS = ("sets", "reps", "hold_s", "load", "tempo", "rest_s", "sessions_per_week",
-               "follows", "priority", "note")
+               "max_sets", "max_load", "follows", "priority", "note")
 
 
 class RuleCompileErrors(KbError):
@@ -521,7 +521,7 @@ class _RuleCompiler:
                 fields[name] = value
             elif name == "category" and value not in CATEGORIES:
                 self.unknown("category", value, CATEGORIES, field_loc)
-            elif name == "load" and value not in LOAD_RANK:
+            elif name in ("load", "max_load") and value not in LOAD_RANK:
                 self.unknown("load", value, LOAD_RANK, field_loc)
             elif name == "follows" and value not in self.kb.claims:
                 self.unknown("claim", value, self.kb.claims, field_loc)
@@ -530,7 +530,7 @@ class _RuleCompiler:
                     self.error(f"'{name}' is true or false", field_loc)
                 fields[name] = "yes" if value else "no"
                 continue
-            elif name in ("sets", "rest_s", "priority") and (
+            elif name in ("sets", "max_sets", "rest_s", "priority") and (
                     isinstance(value, bool) or not isinstance(value, int)):
                 self.error(f"'{name}' is a whole number, not {value!r}", field_loc)
                 continue

@@ -20,7 +20,14 @@ def ref(kind: str) -> Any:
     return Field(json_schema_extra={"ref": kind})
 
 
-Category = Literal["strength", "plyometric", "isometric", "mobility", "balance"]
+# An exercise's role in a session. Only the loading roles (LOADING) count as working a muscle;
+# mobility and warm-up drills never take a strength slot (Lauersen et al. 2014).
+Category = Literal["strength", "plyometric", "isometric", "mobility", "balance", "warm-up"]
+LOADING = frozenset({"strength", "plyometric", "isometric"})
+Urgency = Literal["urgent", "refer", "stop"]
+Stage = Literal["acute", "subacute", "return-to-run"]
+STAGE_RANK = {"acute": 1, "subacute": 2, "return-to-run": 3}
+URGENCY_RANK = {"urgent": 1, "refer": 2, "stop": 3}
 Impact = Literal["none", "low", "moderate", "high"]
 Intensity = Literal["low", "moderate", "high"]
 Load = Literal["bodyweight", "light", "moderate", "heavy"]
@@ -187,6 +194,7 @@ class Selector(Strict):
 class Contraindication(Selector):
     reason: Text
     phases: Annotated[list[Id], ref("phase")] = []
+    stages: list[Stage] = []
     sources: Sources
 
     _sources = field_validator("sources", mode="before")(lambda cls, v: _sources_field(v))
@@ -197,6 +205,16 @@ class Contraindication(Selector):
             raise ValueError("a contraindication needs at least one of exercises, category, "
                              "pattern, impact or joint_load")
         return self
+
+    def specificity(self) -> int:
+        """How narrowly it selects: a named exercise (3) before a pattern (2), a category (1)
+        and a joint-load or impact threshold (0), so that an exercise two contraindications
+        match is given the reason written most specifically for it."""
+        if self.exercises:
+            return 3
+        if self.pattern:
+            return 2
+        return 1 if self.category else 0
 
 
 class Injury(Entry):
@@ -211,11 +229,68 @@ class Symptom(Entry):
     region: Region
     description: Text | None = None
     aliases: list[Text] = []
+    # a check for a condition not to miss, shown whenever the symptom is reported
+    screen: Text | None = None
 
 
 class RedFlag(Entry):
     message: Text
     region: Region | None = None
+    # urgent: medical assessment today; refer: assessment before loading; stop: stop the
+    # exercise that provokes it (CLINICAL triage grades)
+    urgency: Urgency = "refer"
+
+
+class Sign(Strict):
+    """One way a condition shows: a red flag, alone or with a symptom."""
+
+    red_flag: Annotated[Id, ref("red-flag")]
+    symptom: Annotated[Id | None, ref("symptom")] = None
+
+
+class Condition(Entry):
+    """A condition exercise must not miss (fracture, bone stress injury, DVT, rupture, ...):
+    the signs that raise it, how urgent a referral is, and the regions kept from all loading."""
+
+    urgency: Urgency
+    signs: Annotated[list[Sign], Field(min_length=1)]
+    protects: Annotated[list[Region], Field(min_length=1)]
+    message: Text
+    aliases: list[Text] = []
+
+
+class ProtocolDose(Strict):
+    """A protocol's dose of one exercise; it outranks the phase's dosing."""
+
+    exercise: Annotated[Id, ref("exercise")]
+    sets: Annotated[int, Field(ge=1, le=10)]
+    reps: tuple[Annotated[int, Field(ge=1, le=100)], Annotated[int, Field(ge=1, le=100)]] | None = None
+    hold_s: tuple[Annotated[int, Field(ge=1, le=600)], Annotated[int, Field(ge=1, le=600)]] | None = None
+    load: Load
+    effort: Text | None = None
+    tempo: Text | None = None
+    rest_s: Annotated[int, Field(ge=0, le=600)] | None = None
+    sessions_per_week: Annotated[int, Field(ge=1, le=14)]
+    frequency: Text
+
+    _span_reps = field_validator("reps", "hold_s", mode="before")(lambda cls, v: _span(v))
+
+    @model_validator(mode="after")
+    def _reps_or_hold(self) -> ProtocolDose:
+        if (self.reps is None) == (self.hold_s is None):
+            raise ValueError("a protocol dose gives reps or hold_s (one of them)")
+        return self
+
+
+class Protocol(Entry):
+    """A published rehabilitation protocol for one injury at given stages, with its doses."""
+
+    injury: Annotated[Id, ref("injury")]
+    stages: Annotated[list[Stage], Field(min_length=1)]
+    needs: Annotated[Id | None, ref("equipment")] = None
+    rank: Annotated[int, Field(ge=1)] = 1
+    doses: Annotated[list[ProtocolDose], Field(min_length=1)]
+    summary: Text
 
 
 class Phase(Entry):
@@ -280,6 +355,19 @@ class Requirement(Cited):
     at_least: Annotated[int, Field(ge=1)] = 1
 
 
+class Section(Strict):
+    """A part of the session, in the order performed; an exercise goes in the first section
+    whose categories (and, if given, patterns) it matches."""
+
+    id: Id
+    name: Text
+    categories: Annotated[list[Category], Field(min_length=1)]
+    patterns: list[Id] = []
+    # warm-up and mobility parts sit beside the strength slots, never in them
+    counts_toward_limit: bool = True
+    max: Annotated[int, Field(ge=0)] | None = None
+
+
 class Selection(Cited):
     """How a session is assembled: coverage requirements, balance and variety."""
 
@@ -292,6 +380,7 @@ class Selection(Cited):
     cover_focus_at_least: Annotated[float, Field(gt=0.0, le=1.0)] = 0.4
     balance_opposing: bool = True
     require: list[Requirement] = []
+    sections: list[Section] = []
 
 
 # -- mappings: how an external exercise dataset is imported (kbrun kb import) --------------------
@@ -425,6 +514,8 @@ SECTIONS: dict[str, tuple[str, type[Strict]]] = {
     "injuries": ("injury", Injury),
     "symptoms": ("symptom", Symptom),
     "red_flags": ("red-flag", RedFlag),
+    "conditions": ("condition", Condition),
+    "protocols": ("protocol", Protocol),
     "phases": ("phase", Phase),
     "goals": ("goal", Goal),
     "qualities": ("quality", Quality),

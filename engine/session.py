@@ -8,17 +8,17 @@ from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
 from kbrun.engine.advice import (
-    Advice, Avoid, Candidate, Contribution, DoseStep, Finding, Prescription, Recommendation,
-    ScheduleNote, Skipped, Warning,
+    Advice, Avoid, Candidate, Contribution, DoseStep, Finding, FollowedProtocol, Prescription,
+    Recommendation, ScheduleNote, Section, Skipped, Warning,
 )
 from kbrun.engine.graph import source_ids
-from kbrun.engine.schema import LOAD_RANK, Requirement
+from kbrun.engine.schema import LOAD_RANK, LOADING, Requirement
 
 if TYPE_CHECKING:
     from kbrun.engine.inference import Consultation, FactKey
     from kbrun.engine.knowledge import KnowledgeBase
     from kbrun.engine.profile import Profile
-    from kbrun.engine.schema import Exercise
+    from kbrun.engine.schema import Exercise, Section as SectionSpec
 
 
 
@@ -130,13 +130,27 @@ def meets(kb: KnowledgeBase, exercise_id: str, requirement: Requirement) -> bool
     return True
 
 
+def loads_muscles(kb: KnowledgeBase, exercise_id: str) -> bool:
+    """Whether an exercise is loading work (strength, isometric, plyometric): only loading work
+    counts as working a muscle; balance, mobility and warm-up drills never do."""
+    return kb.exercises[exercise_id].category in LOADING
+
+
+def worked_muscles(kb: KnowledgeBase, exercise_id: str) -> list[str]:
+    """The primary targets an exercise works as loading work (none for a stretch or a drill)."""
+    return list(kb.exercises[exercise_id].targets.primary) if loads_muscles(kb, exercise_id) else []
+
+
 def _covers(kb: KnowledgeBase, exercise_id: str, muscle: str, primary_only: bool) -> bool:
+    if not loads_muscles(kb, exercise_id):
+        return False
     targets = kb.exercises[exercise_id].targets
     return muscle in targets.primary or (not primary_only and muscle in targets.secondary)
 
 
 def select_session(kb: KnowledgeBase, ranked: list[Candidate], limit: int,
-                   focus: dict[str, float]) -> tuple[list[Candidate], dict[str, str], list[Skipped]]:
+                   focus: dict[str, float], pinned: frozenset[str] = frozenset()
+                   ) -> tuple[list[Candidate], dict[str, str], list[Skipped]]:
     """Pick up to `limit` candidates (the policy is `selection:` in kb/session.yaml).
 
     1. Greedy: repeatedly take the candidate with the best score discounted by how much of its
@@ -146,6 +160,8 @@ def select_session(kb: KnowledgeBase, ranked: list[Candidate], limit: int,
        no pick works as a primary target, an opposing group left out — swap in the best
        candidate that meets it, dropping the lowest-scored pick whose removal breaks no need
        already met.
+    `pinned` candidates (an injury's key exercises, from the protocol it follows) are taken
+    first, best first, and are never dropped to make room.
     Returns the picks (best first), a note per swapped-in pick, and what was not picked and why.
     """
     policy = kb.selection
@@ -158,9 +174,8 @@ def select_session(kb: KnowledgeBase, ranked: list[Candidate], limit: int,
         twin = [c.exercise for c in chosen if c.pattern == candidate.pattern]
         if len(twin) >= policy.max_per_pattern:
             return f"near-identical to {twin[0]} (same '{candidate.pattern}' pattern)"
-        for muscle in kb.exercises[candidate.exercise].targets.primary:
-            working = [c.exercise for c in chosen
-                       if muscle in kb.exercises[c.exercise].targets.primary]
+        for muscle in worked_muscles(kb, candidate.exercise):
+            working = [c.exercise for c in chosen if muscle in worked_muscles(kb, c.exercise)]
             if len(working) >= policy.max_per_muscle:
                 return (f"{', '.join(working)} already work {muscle} "
                         f"(at most {policy.max_per_muscle} per muscle)")
@@ -172,12 +187,18 @@ def select_session(kb: KnowledgeBase, ranked: list[Candidate], limit: int,
         return None
 
     def adjusted(candidate: Candidate) -> float:
-        primary = kb.exercises[candidate.exercise].targets.primary
-        worked = {m for c in picked for m in kb.exercises[c.exercise].targets.primary}
+        primary = worked_muscles(kb, candidate.exercise)
+        if not primary:
+            return candidate.score
+        worked = {m for c in picked for m in worked_muscles(kb, c.exercise)}
         overlap = sum(m in worked for m in primary) / len(primary)
         return candidate.score * (1.0 - policy.overlap_penalty * overlap)
 
-    remaining = list(ranked)
+    for candidate in ranked:
+        if candidate.exercise in pinned and len(picked) < limit:
+            picked.append(candidate)
+            notes[candidate.exercise] = "a key exercise of the protocol followed"
+    remaining = [c for c in ranked if c not in picked]
     while remaining and len(picked) < limit:
         best = max(remaining, key=lambda c: (adjusted(c), c.score, _neg(c.exercise)))
         remaining.remove(best)
@@ -221,7 +242,7 @@ def select_session(kb: KnowledgeBase, ranked: list[Candidate], limit: int,
         for candidate in ranked:
             if candidate in picked or not fits(need, candidate.exercise):
                 continue
-            victim = _victim(picked, candidate, settled, satisfied, allowed, limit)
+            victim = _victim(picked, candidate, settled, satisfied, allowed, limit, pinned)
             if victim is False:
                 continue
             if victim is not None:
@@ -237,16 +258,22 @@ def select_session(kb: KnowledgeBase, ranked: list[Candidate], limit: int,
     picked.sort(key=lambda c: (-c.score, c.exercise))
     chosen = {c.exercise for c in picked}
     last = min((c.score for c in picked), default=0.0)
-    worked = {m for c in picked for m in kb.exercises[c.exercise].targets.primary}
+    worked = {m for c in picked for m in worked_muscles(kb, c.exercise)}
     for candidate in ranked:
         if candidate.exercise in chosen:
             continue
         previous = skipped.get(candidate.exercise)
         if previous is not None and previous.instead is not None:
             continue  # it made room for a pick that a session rule needed
-        shared = sorted(set(kb.exercises[candidate.exercise].targets.primary) & worked)
+        shared = sorted(set(worked_muscles(kb, candidate.exercise)) & worked)
         blocked = allowed(candidate, [c for c in picked])
-        if blocked is not None:
+        if limit == 0:
+            why = "the session holds no exercises (see the warnings)"
+        elif candidate.score < last or (len(picked) < limit and blocked is None):
+            # the real cause is its score, whatever cap it would also meet
+            why = f"ranked below the limit of {limit} (score {candidate.score:.2f}, the last " \
+                  f"exercise in the session scored {last:.2f})"
+        elif blocked is not None:
             why = blocked  # judged against the final session, not an intermediate one
         elif candidate.score > last and shared:
             why = (f"its primary targets ({', '.join(shared)}) are already worked by the "
@@ -263,11 +290,15 @@ def _neg(text: str) -> tuple[int, ...]:
 
 
 def _victim(picked: list[Candidate], candidate: Candidate, settled: list[Any],
-            satisfied: Any, allowed: Any, limit: int) -> Candidate | None | bool:
-    """The pick to drop for `candidate`: None if there is room, False if nothing can go."""
+            satisfied: Any, allowed: Any, limit: int,
+            pinned: frozenset[str] = frozenset()) -> Candidate | None | bool:
+    """The pick to drop for `candidate`: None if there is room, False if nothing can go.
+    A pinned pick (a protocol's key exercise) is never dropped."""
     if len(picked) < limit and allowed(candidate, picked) is None:
         return None
     for victim in sorted(picked, key=lambda c: (c.score, c.exercise)):
+        if victim.exercise in pinned:
+            continue
         trial = [c for c in picked if c is not victim]
         if allowed(candidate, trial) is not None:
             continue
@@ -280,7 +311,10 @@ def _victim(picked: list[Candidate], candidate: Candidate, settled: list[Any],
 # -- dosing --------------------------------------------------------------------------------------
 
 _DOSE_FIELDS = ("sets", "reps_min", "reps_max", "hold_min", "hold_max", "load", "tempo",
-                "rest_s", "sessions_min", "sessions_max")
+                "rest_s", "sessions_min", "sessions_max", "frequency", "effort")
+_CAP_FIELDS = ("max_sets", "max_load")
+_SELECTORS = ("exercise", "category", "pattern", "loadable", "unilateral")
+PROTOCOL_PRIORITY = 50  # above every phase decision (10-30), below nothing: caps come last
 
 
 def dose_decisions(consultation: Consultation) -> list[tuple[dict[str, Any], str]]:
@@ -294,6 +328,43 @@ def dose_decisions(consultation: Consultation) -> list[tuple[dict[str, Any], str
     return result
 
 
+def followed_protocols(kb: KnowledgeBase, consultation: Consultation
+                       ) -> list[tuple[FollowedProtocol, str]]:
+    """The protocols the rules chose to follow, each with the rule that chose it."""
+    result = []
+    for key in consultation.keys_of_kind("following"):
+        fields = consultation.fields(key)
+        protocol = kb.protocols[fields["protocol"]]
+        result.append((FollowedProtocol(protocol.id, protocol.name, str(fields["injury"]),
+                                        str(fields["stage"]), protocol.summary,
+                                        tuple(source_ids(protocol.sources))),
+                       rules_for(consultation, key)[0]))
+    result.sort(key=lambda item: item[0].id)
+    return result
+
+
+def protocol_decisions(kb: KnowledgeBase, followed: list[tuple[FollowedProtocol, str]]
+                       ) -> list[tuple[dict[str, Any], str]]:
+    """The doses of the followed protocols, as dose decisions that outrank the phase's."""
+    result = []
+    for protocol, rule in followed:
+        for dose in kb.protocols[protocol.id].doses:
+            fields: dict[str, Any] = {name: "any" for name in _SELECTORS}
+            fields.update(exercise=dose.exercise, sets=dose.sets, load=dose.load,
+                          sessions_min=dose.sessions_per_week, sessions_max=dose.sessions_per_week,
+                          frequency=dose.frequency, priority=PROTOCOL_PRIORITY,
+                          protocol=protocol.id)
+            if dose.reps is not None:
+                fields["reps_min"], fields["reps_max"] = dose.reps
+            if dose.hold_s is not None:
+                fields["hold_min"], fields["hold_max"] = dose.hold_s
+            for name in ("tempo", "rest_s", "effort"):
+                if getattr(dose, name) is not None:
+                    fields[name] = getattr(dose, name)
+            result.append((fields, rule))
+    return result
+
+
 def _applies(fields: dict[str, Any], exercise: Exercise) -> bool:
     checks = {"exercise": exercise.id, "category": exercise.category,
               "pattern": exercise.pattern, "loadable": "yes" if exercise.loadable else "no",
@@ -303,10 +374,14 @@ def _applies(fields: dict[str, Any], exercise: Exercise) -> bool:
 
 def prescribe(exercise: Exercise, decisions: list[tuple[dict[str, Any], str]],
               sessions: tuple[int, int]) -> tuple[Prescription, list[DoseStep]]:
-    """The exercise's default dose with every applicable dose decision applied in priority order.
+    """The exercise's default dose with every applicable dose decision applied in priority order,
+    then every ceiling (`max_sets`, `max_load`: level, pain, red flags) applied last.
 
+    Because ceilings only ever lower a value and apply after everything else, a rule that sets
+    a dose can never give back what a ceiling took away: more pain never means more work.
     A bodyweight exercise that cannot be loaded keeps the lighter of its own load and the
-    decided one: a rule saying 'light' does not put a weight on a clamshell.
+    decided one: a rule saying 'light' does not put a weight on a clamshell. A protocol's dose
+    (kb/protocols.yaml) sets the reps or the hold the protocol gives, whichever the exercise has.
     """
     base = exercise.dose
     dose: dict[str, Any] = {
@@ -317,38 +392,62 @@ def prescribe(exercise: Exercise, decisions: list[tuple[dict[str, Any], str]],
         "hold_max": base.hold_s[1] if base.hold_s else None,
         "load": base.load, "tempo": base.tempo, "rest_s": base.rest_s,
         "sessions_min": sessions[0], "sessions_max": sessions[1],
+        "frequency": None, "effort": None,
     }
     steps: list[DoseStep] = []
     notes: list[str] = []
+    caps: list[tuple[dict[str, Any], str]] = []
     for fields, rule in decisions:
         if not _applies(fields, exercise):
             continue
+        if any(name in fields for name in _CAP_FIELDS):
+            caps.append((fields, rule))
+            continue
+        protocol = fields.get("protocol")
         changes = []
         for name in _DOSE_FIELDS:
             if name not in fields:
                 continue
             value = fields[name]
-            if name in ("reps_min", "reps_max") and dose["reps_min"] is None:
-                continue  # a hold is not turned into reps
-            if name in ("hold_min", "hold_max") and dose["hold_min"] is None:
+            if not protocol and name in ("reps_min", "reps_max") and dose["reps_min"] is None:
+                continue  # a phase does not turn a hold into reps
+            if not protocol and name in ("hold_min", "hold_max") and dose["hold_min"] is None:
                 continue
-            if name == "load" and not exercise.loadable:
+            if name == "load" and not exercise.loadable and not protocol:
                 value = min(dose["load"], value, key=LOAD_RANK.__getitem__)
             if dose[name] != value:
                 changes.append((name, value))
                 dose[name] = value
+        if protocol:
+            # a protocol's dose is either reps or a hold: drop the other
+            kept = "reps" if "reps_min" in fields else "hold"
+            for name in (("hold_min", "hold_max") if kept == "reps" else ("reps_min", "reps_max")):
+                dose[name] = None
         if fields.get("note") and any(name in fields for name in _DOSE_FIELDS):
             notes.append(str(fields["note"]))
-        if changes or fields.get("follows"):
+        if changes or fields.get("follows") or protocol:
             steps.append(DoseStep(rule, int(fields.get("priority", 0)), tuple(changes),
-                                  fields.get("follows"), fields.get("note")))
+                                  fields.get("follows"), fields.get("note"), protocol))
+    for fields, rule in caps:
+        changes = []
+        if "max_sets" in fields and dose["sets"] > int(fields["max_sets"]):
+            dose["sets"] = int(fields["max_sets"])
+            changes.append(("sets", dose["sets"]))
+        if "max_load" in fields and LOAD_RANK[dose["load"]] > LOAD_RANK[fields["max_load"]]:
+            dose["load"] = fields["max_load"]
+            changes.append(("load", dose["load"]))
+        if changes:
+            if fields.get("note"):
+                notes.append(str(fields["note"]))
+            steps.append(DoseStep(rule, int(fields.get("priority", 0)), tuple(changes),
+                                  fields.get("follows"), fields.get("note"), cap=True))
     prescription = Prescription(
         sets=int(dose["sets"]), reps_min=dose["reps_min"], reps_max=dose["reps_max"],
         per_side=base.per_side,
         load=dose["load"], tempo=dose["tempo"], rest_s=dose["rest_s"],
         sessions_per_week=int(dose["sessions_min"]),
         hold_s_min=dose["hold_min"], hold_s_max=dose["hold_max"],
-        notes=tuple(dict.fromkeys(notes)))
+        notes=tuple(dict.fromkeys(notes)), frequency=dose["frequency"], effort=dose["effort"])
     return prescription, steps
 
 
@@ -357,9 +456,8 @@ def schedule_notes(kb: KnowledgeBase, decisions: list[tuple[dict[str, Any], str]
     """Dose decisions that concern the whole session (a note with no dose fields)."""
     notes = []
     for fields, rule in decisions:
-        if fields.get("note") and not any(name in fields for name in _DOSE_FIELDS) \
-                and all(fields.get(s, "any") == "any" for s in
-                        ("exercise", "category", "pattern", "loadable", "unilateral")):
+        if fields.get("note") and not any(name in fields for name in _DOSE_FIELDS + _CAP_FIELDS) \
+                and all(fields.get(s, "any") == "any" for s in _SELECTORS):
             claim = fields.get("follows")
             cited = source_ids(kb.claims[claim].sources) if claim else \
                 source_ids(kb.rule_specs[rule].sources)
@@ -369,19 +467,70 @@ def schedule_notes(kb: KnowledgeBase, decisions: list[tuple[dict[str, Any], str]
 
 # -- the whole session ---------------------------------------------------------------------------
 
+def section_of(kb: KnowledgeBase, exercise_id: str) -> SectionSpec | None:
+    """The part of the session an exercise is performed in (None: the policy names none)."""
+    exercise = kb.exercises[exercise_id]
+    for section in kb.selection.sections:
+        if exercise.category in section.categories and (
+                not section.patterns or exercise.pattern in section.patterns):
+            return section
+    return None
+
+
+def session_size(consultation: Consultation, limit: int) -> tuple[int, tuple[int, str] | None]:
+    """The number of exercises the session may hold: the runner's limit, cut by `session-size`
+    conclusions (a taper, an urgent referral). Returns it and the tightest cut, if any."""
+    cuts = sorted((int(f["max"]), str(f["cause"])) for f in consultation.of_kind("session-size"))
+    if cuts and cuts[0][0] < limit:
+        return cuts[0][0], cuts[0]
+    return limit, None
+
+
+def _extras(kb: KnowledgeBase, ranked: list[Candidate]) -> list[Candidate]:
+    """The best candidates of the parts that sit beside the strength slots (warm-up,
+    mobility), each part up to its `max`."""
+    chosen = []
+    for section in kb.selection.sections:
+        if section.counts_toward_limit:
+            continue
+        inside = [c for c in ranked if section_of(kb, c.exercise) is section]
+        chosen += inside[:section.max if section.max is not None else len(inside)]
+    return chosen
+
+
 def build_advice(kb: KnowledgeBase, profile: Profile, consultation: Consultation) -> Advice:
-    """Turn a finished consultation into ranked, dosed advice."""
+    """Turn a finished consultation into dosed advice, ordered as the session is performed."""
     findings = findings_of(consultation)
     found = evidence(consultation)
     avoid = exclusions(kb, consultation)
     ranked = rank_candidates(kb, found, {a.exercise for a in avoid})
     focus = {f.id: f.certainty for f in findings if f.kind == "focus"}
-    picks, notes, skipped = select_session(kb, ranked, profile.limit, focus)
-    decisions = dose_decisions(consultation)
-    phase = kb.phases[profile.phase]
-    sessions = phase.sessions_per_week
+    limit, size_limit = session_size(consultation, profile.limit)
+    followed = followed_protocols(kb, consultation)
+    protocol_of = {d.exercise: p for p, _rule in followed for d in kb.protocols[p.id].doses}
+
+    def counted(candidate: Candidate) -> bool:
+        section = section_of(kb, candidate.exercise)
+        return section is None or section.counts_toward_limit
+
+    slots = [c for c in ranked if counted(c)]
+    pinned = frozenset(c.exercise for c in slots if c.exercise in protocol_of)
+    picks, notes, skipped = select_session(kb, slots, limit, focus, pinned)
+    if limit > 0:
+        picks += _extras(kb, [c for c in ranked if not counted(c)])
+    order = {s.id: i for i, s in enumerate(kb.selection.sections)}
+
+    def performed(candidate: Candidate) -> tuple[int, float, str]:
+        section = section_of(kb, candidate.exercise)
+        return (order[section.id] if section else len(order), -candidate.score,
+                candidate.exercise)
+
+    picks.sort(key=performed)
+    decisions = sorted(dose_decisions(consultation) + protocol_decisions(kb, followed),
+                       key=lambda item: (item[0].get("priority", 0), item[1]))
+    sessions = kb.phases[profile.phase].sessions_per_week
     for fields, _rule in decisions:
-        if "sessions_min" in fields:
+        if "sessions_min" in fields and "protocol" not in fields:
             sessions = (int(fields["sessions_min"]), int(fields["sessions_max"]))
 
     recommendations = []
@@ -397,25 +546,46 @@ def build_advice(kb: KnowledgeBase, profile: Profile, consultation: Consultation
                 claim = kb.claims[step.follows]
                 reasons.append(f"dose follows '{claim.id}': {claim.statement} "
                                f"({', '.join(source_ids(claim.sources))})")
+        protocol = protocol_of.get(pick.exercise)
+        if protocol is not None and any(s.protocol == protocol.id for s in steps):
+            reasons.append(f"dose of the {protocol.name} protocol ({', '.join(protocol.sources)}),"
+                           f" which outranks the phase's dosing")
         rules = list(dict.fromkeys([r for c in contributions for r in c.rules]
                                    + [s.rule for s in steps]))
         cited = list(dict.fromkeys(
             source_ids(exercise.sources)
-            + [s for r in rules for s in source_ids(kb.rule_specs[r].sources)]))
+            + [s for r in rules for s in source_ids(kb.rule_specs[r].sources)]
+            + (list(protocol.sources) if protocol else [])))
+        section = section_of(kb, pick.exercise)
         recommendations.append(Recommendation(
             rank=rank, exercise=pick.exercise, name=exercise.name, score=pick.score,
             prescription=prescription, targets=list(exercise.targets.primary),
             reasons=reasons, rules=rules, sources=cited, contributions=contributions,
-            dose_steps=steps, selection_note=notes.get(pick.exercise)))
+            dose_steps=steps, selection_note=notes.get(pick.exercise), cues=list(exercise.cues),
+            section=section.id if section else "session", category=exercise.category,
+            protocol=protocol.id if protocol else None,
+            stage=protocol.stage if protocol else None))
+
+    sections = []
+    for spec in kb.selection.sections:
+        members = tuple(r.exercise for r in recommendations if r.section == spec.id)
+        if members:
+            sections.append(Section(spec.id, spec.name, members))
 
     warnings = []
     for key in consultation.keys_of_kind("warning"):
         fields = consultation.fields(key)
         warnings.append(Warning(str(fields["kind"]), str(fields["message"]),
-                                rules_for(consultation, key)))
-    order = {"red-flag": 0, "pain": 1, "conflict": 2, "disclaimer": 9}
-    warnings.sort(key=lambda w: (order.get(w.kind, 5), w.message))
+                                rules_for(consultation, key), bool(fields.get("urgent", False))))
+    rank_of = {"red-flag": 0, "screen": 1, "pain": 2, "pain-monitoring": 3, "conflict": 4,
+               "disclaimer": 9}
+    warnings.sort(key=lambda w: (not w.urgent, rank_of.get(w.kind, 5), w.message))
+    stages = consultation.of_kind("injury-stage")
+    stage = min(stages, key=lambda f: f["rank"]) if stages else None
     return Advice(profile=profile, findings=findings, recommendations=recommendations,
                   avoid=avoid, warnings=warnings, schedule=schedule_notes(kb, decisions),
                   sessions_per_week=tuple(sessions), candidates=ranked, skipped=skipped,
-                  consultation=consultation)
+                  consultation=consultation, sections=sections,
+                  protocols=[p for p, _rule in followed],
+                  stage=str(stage["id"]) if stage else None,
+                  stage_cause=str(stage["cause"]) if stage else None, size_limit=size_limit)
