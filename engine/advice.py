@@ -108,10 +108,11 @@ class Recommendation:
     category: str = "strength"       # its role: strength, isometric, plyometric, balance, ...
     protocol: str | None = None      # the rehabilitation protocol it belongs to, if any
     stage: str | None = None         # the injury stage that protocol was chosen for
+    slot: bool = True                # counts toward --limit (warm-up and mobility do not)
 
     def to_dict(self) -> dict[str, Any]:
         return {"rank": self.rank, "exercise": self.exercise, "name": self.name,
-                "section": self.section, "category": self.category,
+                "section": self.section, "category": self.category, "slot": self.slot,
                 "score": self.score, "prescription": self.prescription.to_dict(),
                 "targets": list(self.targets), "reasons": list(self.reasons),
                 "cues": list(self.cues), "protocol": self.protocol, "stage": self.stage,
@@ -227,6 +228,13 @@ class Advice:
     def urgent(self) -> bool:
         """Whether an urgent referral leads this advice."""
         return any(w.urgent for w in self.warnings)
+
+    @property
+    def slots(self) -> list[Recommendation]:
+        """The recommendations that fill the session's strength slots (--limit), best first;
+        warm-up and mobility sit beside them."""
+        return sorted((r for r in self.recommendations if r.slot),
+                      key=lambda r: (-r.score, r.exercise))
 
     def recommendation(self, exercise: str) -> Recommendation | None:
         return next((r for r in self.recommendations if r.exercise == exercise), None)

@@ -13,7 +13,7 @@ from kbrun.engine.graph import source_ids
 from kbrun.engine.session import EVIDENCE_DISCOUNT, build_advice, rules_for
 
 if TYPE_CHECKING:
-    from kbrun.engine.advice import Advice
+    from kbrun.engine.advice import Advice, Recommendation
     from kbrun.engine.inference import Consultation, FactKey
     from kbrun.engine.knowledge import KnowledgeBase
     from kbrun.engine.profile import Profile
@@ -136,28 +136,34 @@ def why(kb: KnowledgeBase, profile: Profile, exercise: str, advice: Advice | Non
                 description="the evidence below, combined and ranked by the selection policy",
                 sources=source_ids(kb.selection.sources), premises=trees)
     return Why(exercise, name, True, rec.rank, rec.score, root, contributions, combination, dose,
-               _ranking(advice, rec.rank, rec.score, rec.selection_note))
+               _ranking(advice, rec))
 
 
 def _discount(index: int) -> str:
     return "" if index == 0 else f" x {EVIDENCE_DISCOUNT ** index:g}"
 
 
-def _ranking(advice: Advice, rank: int, score: float, note: str | None) -> str:
-    picks = advice.recommendations
-    parts = [f"rank {rank} of {len(picks)} by score"]
-    if rank > 1:
-        above = picks[rank - 2]
-        parts.append(f"below {above.exercise} ({above.score:.4f})")
-    if rank < len(picks):
-        below = picks[rank]
-        parts.append(f"above {below.exercise} ({below.score:.4f})")
-    outside = [s for s in advice.skipped if s.score > score]
-    if outside:
-        parts.append("ahead of higher-scored " + ", ".join(
-            f"{s.exercise} ({s.score:.4f}: {s.why})" for s in outside[:3]))
-    if note:
-        parts.append(note)
+def _ranking(advice: Advice, rec: Recommendation) -> str:
+    section = next((s.name for s in advice.sections if s.id == rec.section), rec.section)
+    parts = [f"exercise {rec.rank} of {len(advice.recommendations)} in the order performed "
+             f"({section})"]
+    slots = advice.slots
+    if rec.slot:
+        place = [r.exercise for r in slots].index(rec.exercise)
+        parts.append(f"slot {place + 1} of {len(slots)} by score")
+        if place > 0:
+            parts.append(f"below {slots[place - 1].exercise} ({slots[place - 1].score:.4f})")
+        if place + 1 < len(slots):
+            parts.append(f"above {slots[place + 1].exercise} ({slots[place + 1].score:.4f})")
+        outside = [s for s in advice.skipped if s.score > rec.score]
+        if outside:
+            parts.append("ahead of higher-scored " + ", ".join(
+                f"{s.exercise} ({s.score:.4f}: {s.why})" for s in outside[:3]))
+    else:
+        parts.append("the best-scored candidate for this part, which sits beside the strength "
+                     "slots and does not count toward --limit")
+    if rec.selection_note:
+        parts.append(rec.selection_note)
     return "; ".join(parts)
 
 
@@ -231,7 +237,7 @@ def _exclusion_reason(kb: KnowledgeBase, consultation: Consultation, key: FactKe
 
 
 def _ranked_out_reason(advice: Advice, skipped: Any) -> dict[str, Any]:
-    last = advice.recommendations[-1] if advice.recommendations else None
+    last = advice.slots[-1] if advice.slots else None
     message = f"scored {skipped.score:.4f} but was not picked: {skipped.why}"
     if last is not None:
         message += f"; the last exercise in the session, {last.exercise}, scored {last.score:.4f}"

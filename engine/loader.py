@@ -16,7 +16,7 @@ from kbrun.engine.errors import (
     DuplicateId, KbError, KbrunError, KbSchemaError, KbSyntaxError, Loc, UnknownId, did_you_mean,
 )
 from kbrun.engine.knowledge import KnowledgeBase
-from kbrun.engine.schema import ID_PATTERN, SECTIONS, SourceRef, Strict
+from kbrun.engine.schema import ID_PATTERN, KIND_SECTION, SECTIONS, SourceRef, Strict
 from kbrun.engine.yamlio import LineDict, LineList, parse_yaml, read_text
 
 log = logging.getLogger(__name__)
@@ -395,6 +395,8 @@ def validate(merged: dict[str, dict[str, LineDict]], layers: Sequence[str] = ()
             for path, target, ref_id in _references(entry):
                 if ref_id in entries.get(target, {}):
                     continue
+                if target in KIND_SECTION and ref_id in merged.get(KIND_SECTION[target], {}):
+                    continue  # it exists but failed its own schema: reported once, there
                 if target == "source":
                     path = _source_path(path)
                 errors.append(UnknownId(target, ref_id, entries.get(target, {}),

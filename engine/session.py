@@ -564,7 +564,8 @@ def build_advice(kb: KnowledgeBase, profile: Profile, consultation: Consultation
             dose_steps=steps, selection_note=notes.get(pick.exercise), cues=list(exercise.cues),
             section=section.id if section else "session", category=exercise.category,
             protocol=protocol.id if protocol else None,
-            stage=protocol.stage if protocol else None))
+            stage=protocol.stage if protocol else None,
+            slot=section is None or section.counts_toward_limit))
 
     sections = []
     for spec in kb.selection.sections:

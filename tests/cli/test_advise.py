@@ -22,7 +22,9 @@ def test_the_mission_command():
     out = result.stdout
     assert "phase race-season" in out and "symptoms knee-pain" in out
     assert "Suspected: runners-knee" in out
-    assert "2 x " in out and "light" in out           # race season: two light sets
+    assert "2 x 4-6" in out and "heavy" in out        # race season: keep the load, two sets
+    assert "Warm-up" in out and "Main lifts" in out    # labelled parts, in the order performed
+    assert "Pain-monitoring rule" in out
     assert "Avoid" in out and "Forward lunge" in out
     assert "disclaimer" in out
     assert "Traceback" not in out
@@ -34,18 +36,23 @@ def test_json_follows_the_contract():
     data = json.loads(result.stdout)
     assert data["profile"]["symptoms"] == ["shin-pain"]
     assert data["profile"]["goals"] == ["endurance"]
-    assert len(data["recommendations"]) == 6
-    assert [r["rank"] for r in data["recommendations"]] == [1, 2, 3, 4, 5, 6]
+    assert sum(r["slot"] for r in data["recommendations"]) == 6   # --limit counts strength slots
+    assert [r["rank"] for r in data["recommendations"]] == list(
+        range(1, len(data["recommendations"]) + 1))
+    assert data["recommendations"][0]["section"] == "warm-up"    # in the order performed
+    assert all(r["cues"] for r in data["recommendations"])
     assert any(r["exercise"] == "toe-raise" for r in data["recommendations"])
     assert any(w["kind"] == "disclaimer" for w in data["warnings"])
 
 
 def test_markdown_is_a_table():
-    result = run("advise", "--symptom", "achilles-pain", "--format", "markdown")
+    result = run("advise", "--symptom", "achilles-pain", "--setting", "home",
+                 "--format", "markdown")
     assert result.exit_code == 0
     assert result.stdout.startswith("# kbrun session")
-    assert "| # | Exercise | Sets x reps | Load | Score | Why |" in result.stdout
-    assert "Eccentric" in result.stdout
+    assert "## Warm-up" in result.stdout and "## Accessory and lower leg" in result.stdout
+    assert "| # | Exercise | Sets x reps | Load | Why | How |" in result.stdout
+    assert "Eccentric" in result.stdout and "Alfredson" in result.stdout
 
 
 def test_trace_lists_every_firing_in_order():
@@ -63,7 +70,7 @@ def test_limit_setting_and_level():
     result = run("advise", "--limit", "3", "--setting", "home", "--level", "beginner",
                  "--format", "json")
     data = json.loads(result.stdout)
-    assert len(data["recommendations"]) == 3
+    assert sum(r["slot"] for r in data["recommendations"]) == 3
     assert "machine" not in data["profile"]["equipment"]
     assert data["profile"]["level"] == "beginner"
 
@@ -75,7 +82,7 @@ def test_profile_file_with_flags_overriding(tmp_path):
                           "--format", "json").stdout)
     assert data["profile"]["symptoms"] == ["shin-pain"]
     assert data["profile"]["phase"] == "taper"
-    assert len(data["recommendations"]) == 4
+    assert sum(r["slot"] for r in data["recommendations"]) == 4
 
 
 def test_profile_file_json(tmp_path):

@@ -12,7 +12,8 @@ runner = CliRunner()
 
 
 def test_why_prints_the_derivation_tree():
-    result = runner.invoke(app, ["why", "eccentric-calf-raise", "--symptom", "achilles-pain"])
+    result = runner.invoke(app, ["why", "eccentric-calf-raise", "--symptom", "achilles-pain",
+                                 "--setting", "home"])
     assert result.exit_code == 0, result.output
     out = result.stdout
     assert "Why Eccentric" in out

@@ -83,7 +83,7 @@ CASES: dict[str, str] = {
         r"injury 'runners-knee'; a weight is in \(0, 1\]: above 0 and at most 1",
     "unknown-category":
         r"entries\.yaml:5: category must be one of strength, plyometric, isometric, mobility, "
-        r"balance \(got 'plyo'\) in exercise 'hostile-hop'; did you mean 'plyometric'\?",
+        r"balance, warm-up \(got 'plyo'\) in exercise 'hostile-hop'; did you mean 'plyometric'\?",
     "reps-backwards":
         r"entries\.yaml:11: dose: range \[12, 8\] runs backwards in exercise 'hostile-step'; "
         r"write it as \[8, 12\], the smaller number first",

@@ -37,7 +37,7 @@ def test_a_coach_folder_changes_the_advice(kb):
     assert "stair-bound" not in kb.exercises
     coached_kb = load_kb([DATA / "coach-kb"])
     coached = advise(make_profile(coached_kb, goals=["hills"]), coached_kb)
-    top = coached.recommendations[0]
+    top = coached.slots[0]
     assert top.exercise == "stair-bound"
     assert "hill-club-stairs" in top.rules
     assert "hill club: stairs every session" in top.reasons

@@ -16,6 +16,17 @@ from kbrun.engine.schema import IMPACT_RANK, INTENSITY_RANK
 
 LOWER_BODY = ("hip", "thigh", "knee", "lower-leg", "ankle", "foot", "lower-back")
 KB = load_kb()
+# The safety policy (docs/safety.md): a contraindication binds from a suspicion of 0.3; with no
+# --stage, pain of 7+ or pain at rest makes an injury acute, anything else subacute.
+CONTRAINDICATION_CERTAINTY = 0.3
+
+
+def stage_of(profile) -> str:
+    if profile.stage:
+        return profile.stage
+    if (profile.pain or 0) >= 7 or "pain-at-rest" in profile.red_flags:
+        return "acute"
+    return "subacute"
 
 
 def _ids(kind: str) -> list[str]:
@@ -32,6 +43,7 @@ profiles = st.fixed_dictionaries({
                                                  min_size=1, max_size=5, unique=True)),
     "red_flags": st.lists(st.sampled_from(_ids("red-flag")), max_size=2, unique=True),
     "pain": st.one_of(st.none(), st.integers(0, 10)),
+    "stage": st.one_of(st.none(), st.sampled_from(["acute", "subacute", "return-to-run"])),
     "limit": st.integers(1, 10),
 })
 
@@ -40,7 +52,15 @@ def unsafe_reasons(profile, advice) -> list[str]:
     """An oracle written from the safety policy, independent of the rules: every reason a
     recommended exercise would break it."""
     found = []
-    suspected = {f.id for f in advice.findings if f.kind == "injury"} | set(profile.injuries)
+    suspected = {f.id for f in advice.findings if f.kind == "injury"
+                 and f.certainty >= CONTRAINDICATION_CERTAINTY} | set(profile.injuries)
+    stage = stage_of(profile)
+    urgent = any(KB.red_flags[f].urgency == "urgent" for f in profile.red_flags) or any(
+        KB.conditions[c].urgency == "urgent" and any(
+            s.red_flag in profile.red_flags and (s.symptom is None or s.symptom in profile.symptoms)
+            for s in KB.conditions[c].signs) for c in KB.conditions)
+    if urgent and advice.recommendations:
+        found.append("an urgent referral came with a session")
     regions = {KB.symptoms[s].region for s in profile.symptoms} | {
         KB.injuries[i].region for i in profile.injuries}
     avoided = {a.exercise for a in advice.avoid}
@@ -50,7 +70,8 @@ def unsafe_reasons(profile, advice) -> list[str]:
             found.append(f"{ex.id} is also in avoid")
         for injury in suspected:
             edge = KB.graph.get_edge_data(ex.id, injury, key="contraindicated-for")
-            if edge and (not edge["phases"] or profile.phase in edge["phases"]):
+            if edge and (not edge["phases"] or profile.phase in edge["phases"]) and (
+                    not edge["stages"] or stage in edge["stages"]):
                 found.append(f"{ex.id} is contraindicated for suspected {injury}")
         if KB.levels[ex.level].rank > KB.levels[profile.level].rank:
             found.append(f"{ex.id} is above the {profile.level} level")
@@ -82,8 +103,10 @@ def _check_safety(data) -> None:
     assert unsafe_reasons(profile, advice) == []
     assert sum(w.kind == "disclaimer" for w in advice.warnings) == 1
     if profile.red_flags:
-        assert any(w.kind == "red-flag" and "physiotherapist or doctor" in w.message
-                   for w in advice.warnings)
+        assert any(w.kind == "red-flag" and "doctor" in w.message for w in advice.warnings)
+        assert not advice.schedule, "a running-schedule note beside a red flag"
+    if advice.urgent:
+        assert advice.warnings[0].urgent and "URGENT" in advice.warnings[0].message
 
 
 @settings(max_examples=500, deadline=None, suppress_health_check=[HealthCheck.too_slow])
