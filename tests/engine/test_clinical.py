@@ -8,7 +8,8 @@ advice is clinically wrong the case stays as written and is marked as a known fa
 
 Every case also passes the checks that hold for any profile (`universal_problems`): triage
 first, no stretch or warm-up drill in a strength slot, cues on every exercise, the
-pain-monitoring rule whenever an injury is suspected, beginner and pain ceilings.
+pain-monitoring rule whenever an injury is suspected, beginner and pain ceilings; and a
+rehabilitation protocol the advice names must be one the session delivers.
 
 Three Hypothesis properties close the file: the dose never rises with pain, mobility and
 warm-up work stays in its own sections within the runner's limit, and an urgent red flag
@@ -17,10 +18,11 @@ never gets a session.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from kbrun.engine import advise, load_kb, make_profile
@@ -50,6 +52,7 @@ class Case:
     min_plyometrics: int = 0
     max_foot_contacts: int | None = None          # plyometric volume of one session
     max_strength_slots: int | None = None         # exercises outside warm-up and mobility
+    min_strength: int = 0                         # strength or isometric exercises at least
     # --- dose ---------------------------------------------------------------------------------
     protocol: str | None = None                   # the protocol the advice follows
     stage: str | None = None
@@ -63,6 +66,8 @@ class Case:
     max_sessions_per_week: int | None = None      # the session's own frequency (not a protocol's)
     follows: tuple[str, ...] = ()                 # conflict claims the dose says it chose
     warnings: tuple[str, ...] = ()                # warning kinds that must be shown
+    mentions: tuple[str, ...] = ()                # phrases the advice must tell the runner
+    knee_bend_max: int | None = None              # knee-dominant cues stay within this angle
     known_wrong: str = ""                         # why kbrun fails this case (a strict xfail)
 
 
@@ -77,7 +82,7 @@ CASES: dict[str, Case] = {
         {"symptoms": ["calf-pain"], "red_flags": ["swelling"]},
         "CLINICAL §1: calf pain with swelling -> deep vein thrombosis, same-day assessment, no "
         "calf loading or stretching (Kahn 2012)",
-        urgent=True),
+        urgent=True, mentions=("stretch",)),
     "urgent-dvt-warm-red-calf": Case(
         {"symptoms": ["calf-pain"], "red_flags": ["calf-warmth-redness"], "phase": "race-season"},
         "CLINICAL §1: calf warmth or redness -> deep vein thrombosis (Kahn 2012)",
@@ -85,7 +90,7 @@ CASES: dict[str, Case] = {
     "urgent-achilles-rupture-pop": Case(
         {"symptoms": ["achilles-pain"], "red_flags": ["sudden-pop"], "goals": ["speed"]},
         "Maffulli 1998: a sudden 'kicked in the calf' pop -> Achilles rupture, same-day referral",
-        urgent=True),
+        urgent=True, mentions=("today",)),
     "urgent-rupture-pop-overrides-protocol": Case(
         {"injuries": ["achilles-tendinopathy"], "stage": "subacute", "setting": "home",
          "red_flags": ["sudden-pop"], "phase": "pre-season"},
@@ -103,7 +108,16 @@ CASES: dict[str, Case] = {
         urgent=True,
         known_wrong="kbrun grades 'cannot heel-raise on one leg' on its own as a routine "
                     "referral ('see a physiotherapist or doctor before loading'), not a same-day "
-                    "rupture referral, and still prescribes a session"),
+                    "rupture referral, and still prescribes a 7-exercise session"),
+    "urgent-heel-pain-cannot-heel-raise": Case(
+        {"symptoms": ["heel-pain"], "red_flags": ["cannot-heel-raise"]},
+        "Maffulli 1998; CLINICAL §1: pain at the back of the heel and no single-leg heel raise "
+        "-> Achilles rupture until proven otherwise, same-day referral, nothing for that leg",
+        urgent=True,
+        known_wrong="heel pain with inability to heel-raise is only a routine referral, and the "
+                    "session still loads the possibly ruptured tendon: seated-calf-raise at a "
+                    "light load, isometric-calf-raise-hold and single-leg-squat (only the foot "
+                    "is protected, not the ankle or calf)"),
     "urgent-saddle-numbness": Case(
         {"symptoms": ["low-back-pain"], "red_flags": ["saddle-numbness"]},
         "Finucane 2020: saddle numbness -> cauda equina syndrome, an emergency",
@@ -129,11 +143,7 @@ CASES: dict[str, Case] = {
         "Warden 2014: pain at one spot on the tibia -> bone stress injury: stop running and "
         "jumping, medical assessment; CLINICAL §3 MTSS 'screen for bone stress'",
         referral=True, protect=("lower-leg", "ankle", "foot"), no_plyometrics=True,
-        no_protocols=True, warnings=("screen",),
-        known_wrong="with a suspected tibial stress fracture kbrun still follows the MTSS "
-                    "calf-endurance protocol ('beside a reduced, graded running load'), although "
-                    "its only exercise is excluded - it names a shin-splints programme that keeps "
-                    "the runner running instead of stopping for assessment"),
+        warnings=("screen",), mentions=("stop running",)),
     "refer-shin-pain-on-hop": Case(
         {"symptoms": ["shin-pain"], "red_flags": ["pain-on-hop"], "phase": "pre-season",
          "goals": ["speed"]},
@@ -311,7 +321,17 @@ CASES: dict[str, Case] = {
         "no deep loaded flexion or jump landings",
         protocol="hip-and-knee-pfp", includes_all=("wall-squat", "side-lying-hip-abduction"),
         excludes=("back-squat", "single-leg-squat", "lunge", "walking-lunge"),
-        no_plyometrics=True),
+        no_plyometrics=True, knee_bend_max=45,
+        known_wrong="the wall-squat's cue tells the runner to 'Lower until the knees are bent "
+                    "about 90 degrees', contradicting the protocol's own 'only to about 45 "
+                    "degrees' and the 0-45 degree pain-free range for patellofemoral pain"),
+    "runners-knee-cadence": Case(
+        {"injuries": ["runners-knee"], "phase": "race-season"},
+        "Lenhart 2014: a 5-10 % higher running cadence lowers patellofemoral load",
+        protocol="hip-and-knee-pfp", mentions=("cadence",), no_plyometrics=True,
+        known_wrong="kbrun never tells a runner with patellofemoral pain to raise the running "
+                    "cadence by 5-10 %: lenhart-2014 is in kb/sources.yaml but no rule, "
+                    "protocol, note or warning uses it"),
     "knee-pain-race-season-low-pain": Case(
         {"symptoms": ["knee-pain"], "phase": "race-season", "pain": 2},
         "Lack 2015 (hip with knee); Silbernagel 2007 (pain monitoring); "
@@ -327,7 +347,8 @@ CASES: dict[str, Case] = {
         protocol="fredericson-itbs", includes_all=("side-lying-hip-abduction", "pelvic-drop"),
         excludes=("hill-sprint", "bounding", "depth-jump", "plyometric-lunge"),
         doses={"side-lying-hip-abduction": dict(sessions_per_week=7),
-               "pelvic-drop": dict(sessions_per_week=7)}),
+               "pelvic-drop": dict(sessions_per_week=7)},
+        mentions=("downhill",)),
     "outer-knee-pain-pre-season": Case(
         {"symptoms": ["outer-knee-pain"], "phase": "pre-season", "goals": ["hills"]},
         "Fredericson 2000 (hip abductors); Fredericson & Wolf 2005 (no downhill while "
@@ -345,14 +366,14 @@ CASES: dict[str, Case] = {
         includes_all=("isometric-hip-abduction", "glute-bridge", "step-up"),
         excludes=("clamshell", "leg-swings", "side-lying-hip-abduction", "fire-hydrant",
                   "lateral-lunge", "copenhagen-plank"),
-        no_plyometrics=True),
+        no_plyometrics=True, mentions=("crossing",)),
     "gluteal-tendinopathy-acute": Case(
         {"injuries": ["gluteal-tendinopathy"], "stage": "acute", "phase": "race-season"},
         "Mellor 2018: start with isometric abduction; CLINICAL §4 acute -> isometric only",
         stage="acute", protocol="leap-isometrics",
         doses={"isometric-hip-abduction": dict(hold=(30, 45))},
         excludes=("clamshell", "leg-swings", "side-lying-hip-abduction"),
-        isometric_only=("hip",), no_plyometrics=True),
+        isometric_only=("hip",), no_plyometrics=True, mentions=("compress",)),
     "hip-pain-no-compression": Case(
         {"symptoms": ["hip-pain"], "goals": ["stability"]},
         "Mellor 2018, Grimaldi 2015: gluteal tendinopathy - no clamshell, leg swings or "
@@ -378,7 +399,7 @@ CASES: dict[str, Case] = {
         {"injuries": ["shin-splints"], "goals": ["speed"]},
         "Madeley 2007: calf endurance is low in MTSS; no plyometrics while painful",
         protocol="mtss-calf-endurance", includes_all=("single-leg-calf-raise",),
-        no_plyometrics=True),
+        no_plyometrics=True, mentions=("running load",)),
     "shin-pain-screen": Case(
         {"symptoms": ["shin-pain"], "phase": "pre-season", "goals": ["power"]},
         "Moen 2009, Warden 2014: MTSS - screen for bone stress, no plyometrics; "
@@ -398,7 +419,7 @@ CASES: dict[str, Case] = {
         "Green & Pizzari 2017: after the early days, concentric and bent-knee (soleus) work, "
         "then single-leg raises",
         protocol="calf-strain-rebuild", includes_all=("seated-calf-raise",),
-        no_plyometrics=True, warnings=("pain-monitoring",)),
+        no_plyometrics=True, warnings=("pain-monitoring",), mentions=("other side",)),
 
     # ===== 3. Low back =========================================================================
     "low-back-pain-no-heavy-spinal-load": Case(
@@ -417,12 +438,13 @@ CASES: dict[str, Case] = {
     # ===== 5. Training phases, the healthy runner ==============================================
     "off-season-heavy-low-reps": Case(
         {"phase": "off-season", "goals": ["speed"]},
-        "Støren 2008: heavy half squats 4 x 4; 003_24b31e77bc44e50b.txt 5-8 reps, heavier",
-        lifts_load="heavy", lifts_reps_max=8),
+        "Støren 2008: heavy half squats 4 x 4 (CLINICAL §5: 3-4 x 4-6); "
+        "003_24b31e77bc44e50b.txt 5-8 reps, heavier",
+        lifts_load="heavy", lifts_sets=(3, 4), lifts_reps_max=6),
     "off-season-advanced-power": Case(
         {"phase": "off-season", "level": "advanced", "goals": ["power"]},
-        "Støren 2008; Beattie 2017: heavy strength for trained runners",
-        lifts_load="heavy", lifts_reps_max=8),
+        "Støren 2008; Beattie 2017: heavy strength for trained runners, 3-4 x 4-6",
+        lifts_load="heavy", lifts_sets=(3, 4), lifts_reps_max=6),
     "off-season-endurance-says-which-view": Case(
         {"phase": "off-season", "goals": ["endurance"]},
         "004_21a09f0110ce186f.txt 'fatigued after 12-15 reps' vs Støren 2008: record both, "
@@ -462,6 +484,12 @@ CASES: dict[str, Case] = {
         "(Silbernagel 2007)",
         max_sets=2, max_load="light", no_plyometrics=True, max_strength_slots=4),
 
+    "injury-prevention-is-strength": Case(
+        {"goals": ["injury-prevention"], "phase": "off-season"},
+        "Lauersen 2014: strength training cut sports injuries to about a third, stretching did "
+        "not - the slots go to strength work, stretches stay in mobility",
+        min_strength=5, max_strength_slots=6),
+
     # ===== 5. Levels ===========================================================================
     "beginner-off-season": Case(
         {"level": "beginner", "phase": "off-season", "goals": ["speed"]},
@@ -474,8 +502,13 @@ CASES: dict[str, Case] = {
         max_load="light", excludes=("depth-jump", "bounding", "plyometric-lunge")),
     "beginner-race-season": Case(
         {"level": "beginner", "phase": "race-season", "goals": ["endurance"]},
-        "ACSM 2009; 001_229b071800dac4ce.txt lighter resistance, higher repetitions",
-        max_load="light", max_sets=2),
+        "ACSM 2009; Rønnestad & Mujika 2014 (race season cuts volume); "
+        "001_229b071800dac4ce.txt lighter resistance, higher repetitions",
+        max_load="light", max_sets=2,
+        known_wrong="the beginner dose (3 sets, priority 30) overrides race season's cut to 2 "
+                    "sets: a beginner in race season does 3 sets of step-ups, Romanian "
+                    "deadlifts, calf raises and heel drops - more volume than an intermediate "
+                    "(2 sets) in the same phase"),
 
     # ===== 2. Pain bands (Silbernagel 2007) ====================================================
     "pain-6-knee-above-limit": Case(
@@ -492,7 +525,11 @@ CASES: dict[str, Case] = {
         {"symptoms": ["heel-pain"], "pain": 8, "phase": "off-season", "level": "advanced"},
         "Silbernagel 2007: severe pain - only isometric or unloaded work for the foot",
         max_sets=2, max_load="light", isometric_only=("foot", "ankle"), no_plyometrics=True,
-        excludes=("eccentric-calf-raise", "calf-stretch"), warnings=("pain",)),
+        excludes=("eccentric-calf-raise", "calf-stretch"), warnings=("pain",),
+        known_wrong="at 8/10 heel pain (stage acute) only the foot is protected, although heel "
+                    "pain suggests insertional Achilles tendinopathy (an ankle-region injury): "
+                    "single-leg-squat, full body weight through the painful heel with moderate "
+                    "ankle load, stays in the session"),
     "pain-9-no-region": Case(
         {"pain": 9, "goals": ["power"], "phase": "pre-season"},
         "Silbernagel 2007: pain of 9/10 anywhere means nothing loaded and no impact",
@@ -609,6 +646,20 @@ def dose_problems(rec, expected: dict) -> list[str]:
     return found
 
 
+def advice_text(advice) -> str:
+    """Everything the runner reads: warnings, notes, protocols, reasons, cues and dose words."""
+    parts = [w.message for w in advice.warnings] + [n.note for n in advice.schedule]
+    parts += [f"{p.name} {p.summary}" for p in advice.protocols]
+    for rec in advice.recommendations:
+        p = rec.prescription
+        parts += rec.reasons + rec.cues + list(p.notes)
+        parts += [p.effort or "", p.frequency or "", p.tempo or ""]
+    return " ".join(parts).lower()
+
+
+KNEE_ANGLE = re.compile(r"(\d+)(?:\s*-\s*(\d+))?\s*degrees")
+
+
 def case_problems(kb, case: Case, advice) -> list[str]:
     """What the physio checks for this case's profile."""
     found = []
@@ -680,6 +731,23 @@ def case_problems(kb, case: Case, advice) -> list[str]:
                        * (2 if r.prescription.per_side else 1) for r in plyos)
         if contacts > case.max_foot_contacts:
             found.append(f"{contacts} foot contacts > {case.max_foot_contacts}")
+    strength = [r for r in recs if kb.exercises[r.exercise].category in ("strength",
+                                                                          "isometric")]
+    if len(strength) < case.min_strength:
+        found.append(f"{len(strength)} strength exercises, expected at least {case.min_strength}")
+    if case.knee_bend_max is not None:
+        for rec in recs:
+            if "quadriceps" not in kb.exercises[rec.exercise].targets.primary:
+                continue
+            for cue in rec.cues:
+                for low, high in KNEE_ANGLE.findall(cue):
+                    if "knee" in cue.lower() and int(high or low) > case.knee_bend_max:
+                        found.append(f"{rec.exercise} cue bends the knee past "
+                                     f"{case.knee_bend_max} degrees: {cue!r}")
+    text = advice_text(advice)
+    for phrase in case.mentions:
+        if phrase.lower() not in text:
+            found.append(f"never tells the runner about {phrase!r}")
     if case.max_strength_slots is not None:
         slots = [r.exercise for r in recs if r.section not in SIDE_SECTIONS]
         if len(slots) > case.max_strength_slots:
@@ -762,6 +830,52 @@ def test_clinical_case(kb, results, name):
     assert problems == [], f"{name} ({case.cite}): {problems}"
 
 
+# A programme the advice names (and prints the summary of) must be one the session delivers:
+# otherwise the runner reads instructions that the session itself rules out.
+PROTOCOL_NOT_DELIVERED = {
+    "refer-tibial-bone-stress":
+        "with a suspected tibial stress fracture kbrun names the MTSS protocol ('single-leg calf "
+        "raises to fatigue ... beside a reduced, graded running load') while its only exercise, "
+        "single-leg-calf-raise, is excluded - it tells a runner who must stop running to keep "
+        "running",
+    "refer-shin-pain-on-hop":
+        "pain on a hop (bone stress) still names the MTSS protocol and its 'graded running load'; "
+        "single-leg-calf-raise is excluded",
+    "refer-shin-night-pain":
+        "night pain in the shin (bone stress) still names the MTSS protocol and its 'graded "
+        "running load'; single-leg-calf-raise is excluded",
+    "refer-heel-bone-tenderness":
+        "a suspected calcaneal stress injury still names Rathleff's high-load heel raises "
+        "(12RM to 8RM with a backpack) while plantar-fascia-heel-raise is excluded",
+    "refer-pain-at-rest-achilles":
+        "names the achilles-isometrics protocol (5 x 30-45 s daily calf holds) while the "
+        "referral excludes its only exercise, isometric-calf-raise-hold",
+    "urgent-heel-pain-cannot-heel-raise":
+        "with a possible Achilles rupture kbrun names Rathleff's high-load heel raises with a "
+        "loaded backpack while plantar-fascia-heel-raise itself is excluded",
+    "pain-6-achilles-protocol-comes-down":
+        "at 6/10 pain kbrun names Beyer's heavy slow resistance (calf raises 15RM to 6RM) though "
+        "both calf raises are excluded for pain; the summary still prescribes heavy loading "
+        "above the 5/10 limit",
+}
+
+
+def _protocol_param(name: str) -> object:
+    reason = PROTOCOL_NOT_DELIVERED.get(name)
+    marks = [pytest.mark.xfail(reason=reason, strict=True)] if reason else []
+    return pytest.param(name, marks=marks, id=name)
+
+
+@pytest.mark.parametrize("name", [_protocol_param(name) for name in CASES])
+def test_a_protocol_the_advice_names_is_in_the_session(kb, results, name):
+    _profile, advice = results[name]
+    picked = {r.exercise for r in advice.recommendations}
+    for followed in advice.protocols:
+        doses = {d.exercise for d in kb.protocols[followed.id].doses}
+        assert doses & picked, (f"{name}: follows {followed.id} ({followed.summary}) but none "
+                                f"of {sorted(doses)} is in the session {sorted(picked)}")
+
+
 # ----- properties (Hypothesis) -------------------------------------------------------------------
 
 KB = load_kb()
@@ -784,13 +898,24 @@ profiles = st.fixed_dictionaries({
     "limit": st.integers(1, 10),
 })
 
-PROPERTY = settings(max_examples=50, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+PROPERTY = settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
 
+NO_PROFILE = {"symptoms": [], "injuries": [], "goals": [], "phase": "off-season",
+              "level": "intermediate", "equipment": None, "red_flags": [], "stage": None,
+              "limit": 6}
+
+
+@pytest.mark.xfail(strict=True, reason=(
+    "Achilles pain at 6/10 gets isometric-calf-raise-hold at body weight twice a week; at 7/10 "
+    "the stage turns acute and the achilles-isometrics protocol gives the same hold at a light "
+    "load, every day: more pain, more load (and more sessions)"))
 @PROPERTY
 @given(profiles, st.integers(0, 9), st.integers(1, 10))
+@example({**NO_PROFILE, "symptoms": ["achilles-pain"]}, 6, 1)
 def test_more_pain_never_means_more_work(data, pain, more):
-    """Silbernagel 2007: the dose falls monotonically with pain."""
+    """Silbernagel 2007: the dose falls monotonically with pain. (The explicit example is the
+    counterexample kbrun fails today; the generated profiles rarely reach it.)"""
     higher = min(pain + more, 10)
     low = advise(make_profile(KB, **data, pain=pain), KB)
     high = advise(make_profile(KB, **data, pain=higher), KB)
