@@ -13,6 +13,13 @@ if TYPE_CHECKING:
     from kbrun.engine.knowledge import KnowledgeBase
 
 
+def escape(text: str) -> str:
+    """Text printed through rich with markup on, with its own square brackets kept literal."""
+    from rich.markup import escape as rich_escape
+
+    return rich_escape(text)
+
+
 def console():  # noqa: ANN201 - rich.console.Console, imported lazily
     from rich.console import Console
 
@@ -95,9 +102,11 @@ def advice(result: Advice, kb: KnowledgeBase, fmt: str, *, trace: bool = False) 
     from rich.table import Table
 
     out = console()
-    urgent = [w for w in result.warnings if w.urgent]
-    for warning in urgent:
-        out.print(f"[bold reverse] {warning.message} [/bold reverse]", markup=True)
+    for warning in result.warnings:
+        if warning.urgent:
+            out.print(f"[bold reverse] {escape(warning.message)} [/bold reverse]")
+        elif warning.kind == "red-flag":
+            out.print(f"[bold]! {escape(warning.message)}[/bold]")
     out.print(f"[bold]kbrun session[/bold] — {_profile_line(result)}")
     low, high = result.sessions_per_week
     if result.recommendations:
@@ -143,7 +152,7 @@ def advice(result: Advice, kb: KnowledgeBase, fmt: str, *, trace: bool = False) 
             out.print(f"  - {', '.join(names)}: {reason}", markup=False)
         if len(groups) > 10:
             out.print(f"  ... and {len(groups) - 10} more reasons (--format json lists all)")
-    rest = [w for w in result.warnings if not w.urgent]
+    rest = [w for w in result.warnings if not w.urgent and w.kind != "red-flag"]
     if rest:
         out.print("[bold]Warnings[/bold]")
         for warning in rest:
@@ -161,7 +170,7 @@ def advice(result: Advice, kb: KnowledgeBase, fmt: str, *, trace: bool = False) 
 def advice_markdown(result: Advice, *, trace: bool = False) -> str:
     lines = ["# kbrun session", ""]
     for warning in result.warnings:
-        if warning.urgent:
+        if warning.urgent or warning.kind == "red-flag":
             lines += [f"> **{warning.message}**", ""]
     lines += [f"_{_profile_line(result)}_", ""]
     low, high = result.sessions_per_week
@@ -194,7 +203,7 @@ def advice_markdown(result: Advice, *, trace: bool = False) -> str:
     if groups:
         lines += ["## Avoid", ""] + [f"- **{', '.join(names)}**: {reason}"
                                      for reason, names in groups] + [""]
-    rest = [w for w in result.warnings if not w.urgent]
+    rest = [w for w in result.warnings if not w.urgent and w.kind != "red-flag"]
     if rest:
         lines += ["## Warnings", ""] + [f"- **{w.kind}**: {w.message}" for w in rest]
     if trace:

@@ -137,8 +137,11 @@ def loads_muscles(kb: KnowledgeBase, exercise_id: str) -> bool:
 
 
 def worked_muscles(kb: KnowledgeBase, exercise_id: str) -> list[str]:
-    """The primary targets an exercise works as loading work (none for a stretch or a drill)."""
-    return list(kb.exercises[exercise_id].targets.primary) if loads_muscles(kb, exercise_id) else []
+    """The primary targets a strength or isometric exercise works: what the per-muscle cap and
+    the overlap discount count. Plyometrics are chosen for power and energy storage and capped
+    by category; stretches and drills work no muscle."""
+    exercise = kb.exercises[exercise_id]
+    return list(exercise.targets.primary) if exercise.category in ("strength", "isometric") else []
 
 
 def _covers(kb: KnowledgeBase, exercise_id: str, muscle: str, primary_only: bool) -> bool:
@@ -315,6 +318,8 @@ _DOSE_FIELDS = ("sets", "reps_min", "reps_max", "hold_min", "hold_max", "load", 
 _CAP_FIELDS = ("max_sets", "max_load")
 _SELECTORS = ("exercise", "category", "pattern", "loadable", "unilateral")
 PROTOCOL_PRIORITY = 50  # above every phase decision (10-30), below nothing: caps come last
+# when a ceiling lowers the load of a low-rep lift, the reps rise to the range of the new load
+LIGHTER_LOAD_REPS = {"moderate": (8, 12), "light": (12, 15), "bodyweight": (12, 15)}
 
 
 def dose_decisions(consultation: Consultation) -> list[tuple[dict[str, Any], str]]:
@@ -436,6 +441,11 @@ def prescribe(exercise: Exercise, decisions: list[tuple[dict[str, Any], str]],
         if "max_load" in fields and LOAD_RANK[dose["load"]] > LOAD_RANK[fields["max_load"]]:
             dose["load"] = fields["max_load"]
             changes.append(("load", dose["load"]))
+            lighter = LIGHTER_LOAD_REPS.get(dose["load"])
+            if lighter and dose["reps_max"] is not None and dose["reps_max"] < lighter[0]:
+                # a lighter load is lifted for more reps, well short of failure
+                dose["reps_min"], dose["reps_max"] = lighter
+                changes.append(("reps", f"{lighter[0]}-{lighter[1]}"))
         if changes:
             if fields.get("note"):
                 notes.append(str(fields["note"]))
@@ -587,6 +597,8 @@ def build_advice(kb: KnowledgeBase, profile: Profile, consultation: Consultation
                   avoid=avoid, warnings=warnings, schedule=schedule_notes(kb, decisions),
                   sessions_per_week=tuple(sessions), candidates=ranked, skipped=skipped,
                   consultation=consultation, sections=sections,
-                  protocols=[p for p, _rule in followed],
+                  # a protocol is named only when the session holds one of its exercises
+                  protocols=[p for p, _rule in followed if any(
+                      r.protocol == p.id for r in recommendations)],
                   stage=str(stage["id"]) if stage else None,
                   stage_cause=str(stage["cause"]) if stage else None, size_limit=size_limit)
