@@ -46,7 +46,7 @@ def test_why_not_excluded():
                                  "--format", "json"])
     data = json.loads(result.stdout)
     assert data["recommended"] is False and data["case"] == "excluded"
-    assert data["reasons"][0]["rule"] == "exclude-contraindicated"
+    assert data["reasons"][0]["rule"] == "exclude-contraindicated-this-stage"  # subacute
 
 
 def test_why_not_markdown_and_text():

@@ -60,7 +60,7 @@ def test_why_not_excluded_names_the_rule_and_the_triggering_fact(kb):
     answer = why_not(kb, make_profile(kb, symptoms=["achilles-pain"]), "box-jump")
     assert answer.case == "excluded" and not answer.recommended
     reason = answer.reasons[0]
-    assert reason["rule"] == "exclude-contraindicated"
+    assert reason["rule"] == "exclude-contraindicated-this-stage"  # plyometrics: acute, subacute
     assert any(f.startswith("suspect(injury=achilles-tendinopathy") for f in reason["facts"])
     assert any(f.startswith("contraindicated(exercise=box-jump, injury=achilles-tendinopathy")
                for f in reason["facts"])
