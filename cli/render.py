@@ -111,10 +111,10 @@ def advice(result: Advice, kb: KnowledgeBase, fmt: str, *, trace: bool = False) 
     low, high = result.sessions_per_week
     if result.recommendations:
         out.print(f"{low}-{high} sessions a week" if low != high else f"{low} session(s) a week")
-    suspected = _findings_line(result, "injury")
+    suspected = "" if result.urgent else _findings_line(result, "injury")
     if suspected:
         out.print(f"Suspected: {suspected}")
-    if result.stage:
+    if result.stage and result.recommendations:
         out.print(f"Injury stage: {result.stage} ({result.stage_cause})")
     for protocol in result.protocols:
         out.print(f"Protocol: {protocol.name} — {protocol.summary} "
@@ -178,7 +178,7 @@ def advice_markdown(result: Advice, *, trace: bool = False) -> str:
         lines.append(f"Sessions a week: {low}-{high}" if low != high
                      else f"Sessions a week: {low}")
         lines.append("")
-    if result.stage:
+    if result.stage and result.recommendations:
         lines += [f"Injury stage: **{result.stage}** ({result.stage_cause})", ""]
     for protocol in result.protocols:
         lines += [f"Protocol: **{protocol.name}** — {protocol.summary} "

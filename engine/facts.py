@@ -78,7 +78,8 @@ BUILTIN: dict[str, FactKindDef] = {k.name: k for k in [
           "with ('any': the red flag alone)", red_flag="id:red-flag",
           condition="id:condition", symptom="id"),
     _kind("condition", "graph", "A condition not to miss, its urgency (urgent, refer, stop) "
-          "and its referral message.", id="id:condition", urgency="text", message="text"),
+          "its referral message, and whether it allows no session at all until assessed.",
+          id="id:condition", urgency="text", message="text", no_session="bool"),
     _kind("condition-protects", "graph", "A region a suspected condition keeps from all "
           "loading.", condition="id:condition", region="region"),
     _kind("protocol", "graph", "protocol -[treats]-> injury at one stage, with its rank "
@@ -98,8 +99,9 @@ BUILTIN: dict[str, FactKindDef] = {k.name: k for k in [
           id="id:exercise", category="category", pattern="text", level_rank="number",
           impact_rank="number", unilateral="bool", loadable="bool"),
     _kind("muscle", "graph", "A muscle or tissue.", id="id:muscle", region="region", kind="text"),
-    _kind("injury", "graph", "An injury and the region it affects.", id="id:injury",
-          region="region"),
+    _kind("injury", "graph", "An injury, the region it affects, and the screening question for "
+          "a condition it can hide ('none' if it has none).", id="id:injury", region="region",
+          screen="text"),
     # What actions assert.
     _kind("recommendation", "action", "Evidence for an exercise (from a `recommend` action).",
           exercise="id:exercise", weight="number", reason="text"),

@@ -224,7 +224,7 @@ def declarations(kb: KnowledgeBase, profile: Profile, extra_exercises: Iterable[
                 out.add("signals", _edge_origin(flag, SIGNALS, condition, attrs), red_flag=flag,
                         condition=condition, symptom=symptom)
             out.add("condition", _node_origin(kb, condition), id=condition,
-                    urgency=entry.urgency, message=entry.message)
+                    urgency=entry.urgency, message=entry.message, no_session=entry.no_session)
             for region in entry.protects:
                 out.add("condition-protects", _node_origin(kb, condition), condition=condition,
                         region=region)
@@ -233,7 +233,8 @@ def declarations(kb: KnowledgeBase, profile: Profile, extra_exercises: Iterable[
             out.add("suggests", _edge_origin(symptom, SUGGESTS, injury, attrs), symptom=symptom,
                     injury=injury, weight=attrs["weight"])
     for injury in sorted(injuries):
-        out.add("injury", _node_origin(kb, injury), id=injury, region=kb.injuries[injury].region)
+        out.add("injury", _node_origin(kb, injury), id=injury, region=kb.injuries[injury].region,
+                screen=kb.injuries[injury].screen or "none")
         for muscle, attrs in out_edges(graph, injury, IMPLICATES):
             out.add("implicates", _edge_origin(injury, IMPLICATES, muscle, attrs), injury=injury,
                     muscle=muscle, role=attrs["role"], weight=attrs["weight"])

@@ -220,6 +220,8 @@ class Contraindication(Selector):
 class Injury(Entry):
     aliases: list[Text] = []
     region: Region
+    # a check for a condition not to miss that this injury can hide, shown when it is suspected
+    screen: Text | None = None
     suggested_by: list[Suggestion] = []
     implicates: Annotated[list[Implication], Field(min_length=1)]
     contraindications: list[Contraindication] = []
@@ -253,6 +255,8 @@ class Condition(Entry):
     the signs that raise it, how urgent a referral is, and the regions kept from all loading."""
 
     urgency: Urgency
+    # true: no exercise at all until assessed, even when the referral is not for today
+    no_session: bool = False
     signs: Annotated[list[Sign], Field(min_length=1)]
     protects: Annotated[list[Region], Field(min_length=1)]
     message: Text

@@ -551,11 +551,11 @@ def build_advice(kb: KnowledgeBase, profile: Profile, consultation: Consultation
         reasons = list(dict.fromkeys(c.reason for c in contributions))
         if pick.exercise in notes:
             reasons.append(notes[pick.exercise])
-        for step in steps:
-            if step.follows and step.changes:  # session-wide notes go under `schedule`
-                claim = kb.claims[step.follows]
-                reasons.append(f"dose follows '{claim.id}': {claim.statement} "
-                               f"({', '.join(source_ids(claim.sources))})")
+        deciding = [s for s in steps if s.follows and s.changes and not s.cap]
+        if deciding:  # the claim of the decision that stands (session-wide notes: `schedule`)
+            claim = kb.claims[deciding[-1].follows]
+            reasons.append(f"dose follows '{claim.id}': {claim.statement} "
+                           f"({', '.join(source_ids(claim.sources))})")
         protocol = protocol_of.get(pick.exercise)
         if protocol is not None and any(s.protocol == protocol.id for s in steps):
             reasons.append(f"dose of the {protocol.name} protocol ({', '.join(protocol.sources)}),"

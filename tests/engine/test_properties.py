@@ -103,7 +103,8 @@ def _check_safety(data) -> None:
     assert unsafe_reasons(profile, advice) == []
     assert sum(w.kind == "disclaimer" for w in advice.warnings) == 1
     if profile.red_flags:
-        assert any(w.kind == "red-flag" and "doctor" in w.message for w in advice.warnings)
+        assert any(w.kind == "red-flag" and ("doctor" in w.message or "emergency" in w.message)
+                   for w in advice.warnings)
         assert not advice.schedule, "a running-schedule note beside a red flag"
     if advice.urgent:
         assert advice.warnings[0].urgent and "URGENT" in advice.warnings[0].message
