@@ -16,7 +16,7 @@ LISTABLE = {
     "exercises": "exercise", "muscles": "muscle", "injuries": "injury", "symptoms": "symptom",
     "goals": "goal", "phases": "phase", "equipment": "equipment", "rules": "rule",
     "red-flags": "red-flag", "levels": "level", "qualities": "quality", "sources": "source",
-    "claims": "claim", "facts": "fact",
+    "claims": "claim", "facts": "fact", "protocols": "protocol", "conditions": "condition",
 }
 # the attributes shown as columns in a listing, per kind
 _COLUMNS = {
@@ -32,6 +32,9 @@ _COLUMNS = {
     "source": ("kind",),
     "claim": ("topic",),
     "fact": ("description",),
+    "red-flag": ("urgency",),
+    "protocol": ("injury", "stages", "needs", "rank"),
+    "condition": ("urgency", "protects"),
 }
 
 

@@ -63,10 +63,15 @@ OPTION_CASES = [
      r"Error: invalid value for '--pain': -1 is not a whole number from 0 to 10; .*"),
     (["--limit", "abc"], r"Error: Invalid value for '--limit'.*'abc' is not a whole number"),
     (["--pain", "some"], r"Error: Invalid value for '--pain'.*'some' is not a whole number"),
+    (["--stage", "acut"],
+     r"Error: invalid value for '--stage': 'acut' is not a stage; did you mean 'acute'.*\?"),
+    (["--stage", "chronic"],
+     r"Error: invalid value for '--stage': 'chronic' is not a stage; use one of acute, "
+     r"subacute, return-to-run"),
 ]
 OPTION_IDS = ["symptom", "injury", "goal", "phase", "level-typo", "level-far-off", "equipment",
               "red-flag", "setting", "limit-0", "limit-21", "pain-11", "pain-minus-1",
-              "limit-abc", "pain-text"]
+              "limit-abc", "pain-text", "stage-typo", "stage-unknown"]
 
 
 @pytest.mark.parametrize("args, message", OPTION_CASES, ids=OPTION_IDS)

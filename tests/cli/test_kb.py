@@ -103,3 +103,16 @@ def test_version_and_help():
     help_text = runner.invoke(app, ["--help"]).stdout
     for command in ("advise", "why", "why-not", "kb"):
         assert command in help_text
+
+
+def test_protocols_and_conditions_are_listed_with_what_tells_them_apart():
+    protocols = json.loads(runner.invoke(app, ["kb", "list", "protocols", "--format",
+                                               "json"]).stdout)
+    alfredson = next(p for p in protocols if p["id"] == "alfredson-eccentric")
+    assert alfredson["injury"] == "achilles-tendinopathy"
+    assert alfredson["stages"] == ["subacute", "return-to-run"]
+    conditions = json.loads(runner.invoke(app, ["kb", "list", "conditions", "--format",
+                                                "json"]).stdout)
+    urgent = {c["id"] for c in conditions if c["urgency"] == "urgent"}
+    assert {"deep-vein-thrombosis", "achilles-rupture", "fracture",
+            "femoral-neck-stress-fracture", "cauda-equina-syndrome"} <= urgent
