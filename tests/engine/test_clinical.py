@@ -25,8 +25,10 @@ import pytest
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
-from kbrun.engine import advise, load_kb, make_profile
+from kbrun.engine import advise, make_profile
 from kbrun.engine.schema import IMPACT_RANK, INTENSITY_RANK, LOAD_RANK
+
+from .strategies import KB, profile_fields
 
 LOWER_BODY = ("hip", "thigh", "knee", "lower-leg", "ankle", "foot", "lower-back")
 SIDE_SECTIONS = ("warm-up", "mobility")          # beside the strength slots, never in them
@@ -837,25 +839,7 @@ def test_a_protocol_the_advice_names_is_in_the_session(kb, results, name):
 
 # ----- properties (Hypothesis) -------------------------------------------------------------------
 
-KB = load_kb()
-
-
-def _ids(kind: str) -> list[str]:
-    return sorted(KB.entries[kind])
-
-
-profiles = st.fixed_dictionaries({
-    "symptoms": st.lists(st.sampled_from(_ids("symptom")), max_size=3, unique=True),
-    "injuries": st.lists(st.sampled_from(_ids("injury")), max_size=2, unique=True),
-    "goals": st.lists(st.sampled_from(_ids("goal")), max_size=3, unique=True),
-    "phase": st.sampled_from(_ids("phase")),
-    "level": st.sampled_from(_ids("level")),
-    "equipment": st.one_of(st.none(), st.lists(st.sampled_from(_ids("equipment")),
-                                                 min_size=1, max_size=5, unique=True)),
-    "red_flags": st.lists(st.sampled_from(_ids("red-flag")), max_size=2, unique=True),
-    "stage": st.one_of(st.none(), st.sampled_from(["acute", "subacute", "return-to-run"])),
-    "limit": st.integers(1, 10),
-})
+profiles = profile_fields(pain=False)
 
 PROPERTY = settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 

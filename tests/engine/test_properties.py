@@ -14,8 +14,9 @@ from kbrun.engine import advise, load_kb, make_profile
 from kbrun.engine.explain import why, why_not
 from kbrun.engine.schema import IMPACT_RANK, INTENSITY_RANK
 
+from .strategies import KB, profile_fields
+
 LOWER_BODY = ("hip", "thigh", "knee", "lower-leg", "ankle", "foot", "lower-back")
-KB = load_kb()
 # The safety policy (docs/safety.md): a contraindication binds from a suspicion of 0.3; with no
 # --stage, pain of 7+ or pain at rest makes an injury acute, anything else subacute.
 CONTRAINDICATION_CERTAINTY = 0.3
@@ -29,23 +30,7 @@ def stage_of(profile) -> str:
     return "subacute"
 
 
-def _ids(kind: str) -> list[str]:
-    return sorted(KB.entries[kind])
-
-
-profiles = st.fixed_dictionaries({
-    "symptoms": st.lists(st.sampled_from(_ids("symptom")), max_size=3, unique=True),
-    "injuries": st.lists(st.sampled_from(_ids("injury")), max_size=2, unique=True),
-    "goals": st.lists(st.sampled_from(_ids("goal")), max_size=3, unique=True),
-    "phase": st.sampled_from(_ids("phase")),
-    "level": st.sampled_from(_ids("level")),
-    "equipment": st.one_of(st.none(), st.lists(st.sampled_from(_ids("equipment")),
-                                                 min_size=1, max_size=5, unique=True)),
-    "red_flags": st.lists(st.sampled_from(_ids("red-flag")), max_size=2, unique=True),
-    "pain": st.one_of(st.none(), st.integers(0, 10)),
-    "stage": st.one_of(st.none(), st.sampled_from(["acute", "subacute", "return-to-run"])),
-    "limit": st.integers(1, 10),
-})
+profiles = profile_fields()
 
 
 def unsafe_reasons(profile, advice) -> list[str]:
@@ -152,7 +137,7 @@ def test_every_recommendation_has_a_derivation_down_to_inputs_and_kb_facts(data)
 
 
 @settings(max_examples=20, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(profiles, st.sampled_from(_ids("exercise")))
+@given(profiles, st.sampled_from(sorted(KB.exercises)))
 def test_why_not_never_contradicts_the_advice(data, exercise):
     profile = make_profile(KB, **data)
     advice = advise(profile, KB)
