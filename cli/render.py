@@ -13,6 +13,10 @@ if TYPE_CHECKING:
     from kbrun.engine.knowledge import KnowledgeBase
 
 
+# warnings a runner must read before the session: referrals and pain above the limit
+TOP_WARNINGS = ("red-flag", "pain")
+
+
 def escape(text: str) -> str:
     """Text printed through rich with markup on, with its own square brackets kept literal."""
     from rich.markup import escape as rich_escape
@@ -105,7 +109,7 @@ def advice(result: Advice, kb: KnowledgeBase, fmt: str, *, trace: bool = False) 
     for warning in result.warnings:
         if warning.urgent:
             out.print(f"[bold reverse] {escape(warning.message)} [/bold reverse]")
-        elif warning.kind == "red-flag":
+        elif warning.kind in TOP_WARNINGS:
             out.print(f"[bold]! {escape(warning.message)}[/bold]")
     out.print(f"[bold]kbrun session[/bold] — {_profile_line(result)}")
     low, high = result.sessions_per_week
@@ -152,7 +156,7 @@ def advice(result: Advice, kb: KnowledgeBase, fmt: str, *, trace: bool = False) 
             out.print(f"  - {', '.join(names)}: {reason}", markup=False)
         if len(groups) > 10:
             out.print(f"  ... and {len(groups) - 10} more reasons (--format json lists all)")
-    rest = [w for w in result.warnings if not w.urgent and w.kind != "red-flag"]
+    rest = [w for w in result.warnings if not w.urgent and w.kind not in TOP_WARNINGS]
     if rest:
         out.print("[bold]Warnings[/bold]")
         for warning in rest:
@@ -170,7 +174,7 @@ def advice(result: Advice, kb: KnowledgeBase, fmt: str, *, trace: bool = False) 
 def advice_markdown(result: Advice, *, trace: bool = False) -> str:
     lines = ["# kbrun session", ""]
     for warning in result.warnings:
-        if warning.urgent or warning.kind == "red-flag":
+        if warning.urgent or warning.kind in TOP_WARNINGS:
             lines += [f"> **{warning.message}**", ""]
     lines += [f"_{_profile_line(result)}_", ""]
     low, high = result.sessions_per_week
@@ -203,7 +207,7 @@ def advice_markdown(result: Advice, *, trace: bool = False) -> str:
     if groups:
         lines += ["## Avoid", ""] + [f"- **{', '.join(names)}**: {reason}"
                                      for reason, names in groups] + [""]
-    rest = [w for w in result.warnings if not w.urgent and w.kind != "red-flag"]
+    rest = [w for w in result.warnings if not w.urgent and w.kind not in TOP_WARNINGS]
     if rest:
         lines += ["## Warnings", ""] + [f"- **{w.kind}**: {w.message}" for w in rest]
     if trace:
