@@ -77,6 +77,9 @@ BUILTIN: dict[str, FactKindDef] = {k.name: k for k in [
     _kind("signals", "graph", "red flag -[signals]-> condition, with a symptom it must come "
           "with ('any': the red flag alone)", red_flag="id:red-flag",
           condition="id:condition", symptom="id"),
+    _kind("signals-in", "graph", "red flag -[signals]-> condition when a region holding it is "
+          "affected (a symptom or an injury there)", red_flag="id:red-flag",
+          condition="id:condition", region="region"),
     _kind("condition", "graph", "A condition not to miss, its urgency (urgent, refer, stop) "
           "its referral message, and whether it allows no session at all until assessed.",
           id="id:condition", urgency="text", message="text", no_session="bool"),

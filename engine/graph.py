@@ -93,11 +93,15 @@ def build_graph(kb: KnowledgeBase) -> nx.MultiDiGraph:
 
     for condition in kb.conditions.values():
         with_symptoms: dict[str, list[str]] = {}
+        in_regions: dict[str, list[str]] = {}
         for sign in condition.signs:  # "any": the red flag alone is enough
-            with_symptoms.setdefault(sign.red_flag, []).append(sign.symptom or "any")
-        for flag, symptoms in with_symptoms.items():
-            graph.add_edge(flag, condition.id, key=SIGNALS, symptoms=symptoms,
-                           sources=source_ids(condition.sources))
+            if sign.region:
+                in_regions.setdefault(sign.red_flag, []).append(sign.region)
+            else:
+                with_symptoms.setdefault(sign.red_flag, []).append(sign.symptom or "any")
+        for flag in dict.fromkeys([*with_symptoms, *in_regions]):
+            graph.add_edge(flag, condition.id, key=SIGNALS, symptoms=with_symptoms.get(flag, []),
+                           regions=in_regions.get(flag, []), sources=source_ids(condition.sources))
 
     for protocol in kb.protocols.values():
         cited = source_ids(protocol.sources)

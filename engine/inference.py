@@ -223,6 +223,9 @@ def declarations(kb: KnowledgeBase, profile: Profile, extra_exercises: Iterable[
             for symptom in attrs["symptoms"]:
                 out.add("signals", _edge_origin(flag, SIGNALS, condition, attrs), red_flag=flag,
                         condition=condition, symptom=symptom)
+            for region in attrs["regions"]:
+                out.add("signals-in", _edge_origin(flag, SIGNALS, condition, attrs),
+                        red_flag=flag, condition=condition, region=region)
             out.add("condition", _node_origin(kb, condition), id=condition,
                     urgency=entry.urgency, message=entry.message, no_session=entry.no_session)
             for region in entry.protects:

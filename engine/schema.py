@@ -244,10 +244,18 @@ class RedFlag(Entry):
 
 
 class Sign(Strict):
-    """One way a condition shows: a red flag, alone or with a symptom."""
+    """One way a condition shows: a red flag alone, with a symptom, or in a region that a
+    symptom or an injury places (so a diagnosis raises it as a symptom does)."""
 
     red_flag: Annotated[Id, ref("red-flag")]
     symptom: Annotated[Id | None, ref("symptom")] = None
+    region: Region | None = None
+
+    @model_validator(mode="after")
+    def _symptom_or_region(self) -> Sign:
+        if self.symptom and self.region:
+            raise ValueError("a sign names a symptom or a region, not both")
+        return self
 
 
 class Condition(Entry):

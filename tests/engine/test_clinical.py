@@ -137,8 +137,10 @@ CASES: dict[str, Case] = {
         {"symptoms": ["shin-pain"], "red_flags": ["focal-bone-tenderness"]},
         "Warden 2014: pain at one spot on the tibia -> bone stress injury: stop running and "
         "jumping, medical assessment; CLINICAL §3 MTSS 'screen for bone stress'",
+        # the red flag has raised the condition: its referral replaces the screening question
+        # (physiotherapist review, round 4: repeated warnings dilute the one that matters)
         referral=True, protect=("lower-leg", "ankle", "foot"), no_plyometrics=True,
-        warnings=("screen",), mentions=("stop running",)),
+        mentions=("stop running",)),
     "refer-shin-pain-on-hop": Case(
         {"symptoms": ["shin-pain"], "red_flags": ["pain-on-hop"], "phase": "pre-season",
          "goals": ["speed"]},
@@ -152,7 +154,7 @@ CASES: dict[str, Case] = {
         {"symptoms": ["foot-pain"], "red_flags": ["focal-bone-tenderness"]},
         "Warden 2014: metatarsal or navicular bone stress injury (navicular is high risk)",
         referral=True, protect=("foot", "ankle", "lower-leg"), no_plyometrics=True,
-        warnings=("screen",)),
+        mentions=("stop running",)),
     "refer-heel-bone-tenderness": Case(
         {"symptoms": ["heel-pain"], "red_flags": ["focal-bone-tenderness"]},
         "Warden 2014: focal bony tenderness of the heel -> calcaneal stress injury",

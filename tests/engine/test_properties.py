@@ -18,14 +18,15 @@ from .strategies import KB, profile_fields
 
 LOWER_BODY = ("hip", "thigh", "knee", "lower-leg", "ankle", "foot", "lower-back")
 # The safety policy (docs/safety.md): a contraindication binds from a suspicion of 0.3; with no
-# --stage, pain of 7+ or pain at rest makes an injury acute, anything else subacute.
+# --stage, pain at rest makes an injury acute and anything else subacute (pain alone never changes
+# the stage: it only lowers the dose).
 CONTRAINDICATION_CERTAINTY = 0.3
 
 
 def stage_of(profile) -> str:
     if profile.stage:
         return profile.stage
-    if (profile.pain or 0) >= 7 or "pain-at-rest" in profile.red_flags:
+    if "pain-at-rest" in profile.red_flags:
         return "acute"
     return "subacute"
 
