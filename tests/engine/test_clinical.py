@@ -843,7 +843,7 @@ def test_a_protocol_the_advice_names_is_in_the_session(kb, results, name):
 
 profiles = profile_fields(pain=False)
 
-PROPERTY = settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+PROPERTY = settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
 
 NO_PROFILE = {"symptoms": [], "injuries": [], "goals": [], "phase": "off-season",
