@@ -41,6 +41,8 @@ def unsafe_reasons(profile, advice) -> list[str]:
     suspected = {f.id for f in advice.findings if f.kind == "injury"
                  and f.certainty >= CONTRAINDICATION_CERTAINTY} | set(profile.injuries)
     stage = stage_of(profile)
+    regions = {KB.symptoms[s].region for s in profile.symptoms} | {
+        KB.injuries[i].region for i in profile.injuries}
     placed = regions | {KB.injuries[f.id].region for f in advice.findings
                         if f.kind == "injury" and f.certainty >= CONTRAINDICATION_CERTAINTY}
     urgent = any(KB.red_flags[f].urgency == "urgent" for f in profile.red_flags) or any(
@@ -51,8 +53,6 @@ def unsafe_reasons(profile, advice) -> list[str]:
             for s in KB.conditions[c].signs) for c in KB.conditions)
     if urgent and advice.recommendations:
         found.append("an urgent referral came with a session")
-    regions = {KB.symptoms[s].region for s in profile.symptoms} | {
-        KB.injuries[i].region for i in profile.injuries}
     avoided = {a.exercise for a in advice.avoid}
     for rec in advice.recommendations:
         ex = KB.exercises[rec.exercise]
