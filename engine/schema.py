@@ -393,6 +393,12 @@ class Selection(Cited):
     balance_opposing: bool = True
     require: list[Requirement] = []
     sections: list[Section] = []
+    # when a ceiling lowers the load of a low-rep lift, its reps rise to the range of the new load
+    lighter_load_reps: dict[Load, tuple[Annotated[int, Field(ge=1, le=100)],
+                                        Annotated[int, Field(ge=1, le=100)]]] = {}
+
+    _span_lighter = field_validator("lighter_load_reps", mode="before")(
+        lambda cls, v: {k: _span(x) for k, x in v.items()} if isinstance(v, dict) else v)
 
 
 # -- mappings: how an external exercise dataset is imported (kbrun kb import) --------------------

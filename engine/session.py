@@ -318,8 +318,6 @@ _DOSE_FIELDS = ("sets", "reps_min", "reps_max", "hold_min", "hold_max", "load", 
 _CAP_FIELDS = ("max_sets", "max_load")
 _SELECTORS = ("exercise", "category", "pattern", "loadable", "unilateral")
 PROTOCOL_PRIORITY = 50  # above every phase decision (10-30), below nothing: caps come last
-# when a ceiling lowers the load of a low-rep lift, the reps rise to the range of the new load
-LIGHTER_LOAD_REPS = {"moderate": (8, 12), "light": (12, 15), "bodyweight": (12, 15)}
 
 
 def dose_decisions(consultation: Consultation) -> list[tuple[dict[str, Any], str]]:
@@ -378,7 +376,9 @@ def _applies(fields: dict[str, Any], exercise: Exercise) -> bool:
 
 
 def prescribe(exercise: Exercise, decisions: list[tuple[dict[str, Any], str]],
-              sessions: tuple[int, int]) -> tuple[Prescription, list[DoseStep]]:
+              sessions: tuple[int, int],
+              lighter_load_reps: dict[str, tuple[int, int]] | None = None
+              ) -> tuple[Prescription, list[DoseStep]]:
     """The exercise's default dose with every applicable dose decision applied in priority order,
     then every ceiling (`max_sets`, `max_load`: level, pain, red flags) applied last.
 
@@ -441,7 +441,7 @@ def prescribe(exercise: Exercise, decisions: list[tuple[dict[str, Any], str]],
         if "max_load" in fields and LOAD_RANK[dose["load"]] > LOAD_RANK[fields["max_load"]]:
             dose["load"] = fields["max_load"]
             changes.append(("load", dose["load"]))
-            lighter = LIGHTER_LOAD_REPS.get(dose["load"])
+            lighter = (lighter_load_reps or {}).get(dose["load"])
             if lighter and dose["reps_max"] is not None and dose["reps_max"] < lighter[0]:
                 # a lighter load is lifted for more reps, well short of failure
                 dose["reps_min"], dose["reps_max"] = lighter
@@ -546,7 +546,8 @@ def build_advice(kb: KnowledgeBase, profile: Profile, consultation: Consultation
     recommendations = []
     for rank, pick in enumerate(picks, start=1):
         exercise = kb.exercises[pick.exercise]
-        prescription, steps = prescribe(exercise, decisions, sessions)
+        prescription, steps = prescribe(exercise, decisions, sessions,
+                                        kb.selection.lighter_load_reps)
         contributions = found[pick.exercise]
         reasons = list(dict.fromkeys(c.reason for c in contributions))
         if pick.exercise in notes:
