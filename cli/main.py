@@ -117,12 +117,18 @@ def advise(
                      ] = False,
     batch: Annotated[Optional[str], typer.Option(
         "--batch", metavar="FILE", help="Advise on many runners: one JSON profile per line of "
-        "FILE ('-' for stdin); prints one JSON result per line.")] = None,
+        "FILE ('-' for stdin); prints one JSON result per line, in input order, then a "
+        "summary on stderr; exits 2 if any line failed.")] = None,
+    jobs: Annotated[Optional[int], typer.Option(
+        "--jobs", "-j", min=1, metavar="N", help="With --batch: advise in N worker processes "
+        "(default: the number of CPUs; 1 runs in this process).")] = None,
 ) -> None:
     """A ranked, dosed session of leg-strength exercises for this runner."""
     from kbrun.cli import render
     from kbrun.engine import advise as consult
 
+    if jobs is not None and batch is None:
+        raise typer.BadParameter("--jobs only applies to --batch", param_hint="'--jobs'")
     knowledge = load(kb)
     if batch is not None:
         flags = (symptom, injury, goal, phase, level, equipment, setting, red_flag, pain, stage,
@@ -130,7 +136,7 @@ def advise(
         if any(f not in (None, []) for f in flags):
             raise typer.BadParameter("profile options cannot be combined with --batch; put "
                                      "them in each line", param_hint="'--batch'")
-        render.batch(knowledge, batch, trace=trace)
+        render.batch(knowledge, batch, trace=trace, jobs=jobs)
         return
     runner = profile_of(knowledge, locals())
     result = consult(runner, knowledge)

@@ -408,13 +408,24 @@ def import_report(report: Any, fmt: str) -> None:
     typer.echo("\n".join(lines))
 
 
-def batch(kb: Any, source: str, *, trace: bool = False) -> None:
-    """Stream `advise --batch`: read lines from a file or stdin, write one JSON line each."""
-    import sys
+def batch(kb: Any, source: str, *, trace: bool = False, jobs: int | None = None) -> None:
+    """Stream `advise --batch`: read lines from a file or stdin, write one JSON line each, in
+    input order; progress on stderr when it is a terminal, then one summary line.
 
-    from kbrun.engine.batch import advise_lines
+    Raises typer.Exit(2) when any line failed (its error object is in the output), 1 when a
+    line met a bug; ProfileError when the file cannot be read.
+    """
+    import sys
+    import time
+
+    from kbrun.engine.batch import batch_results, default_jobs, fork_available
     from kbrun.engine.errors import ProfileError
 
+    jobs = jobs or default_jobs()
+    if jobs > 1 and not fork_available():
+        typer.echo(f"kbrun: --jobs {jobs} needs worker processes forked from this one, which "
+                   "this platform cannot make; advising in this one process", err=True)
+        jobs = 1
     if source == "-":
         stream = sys.stdin.buffer
     else:
@@ -422,11 +433,90 @@ def batch(kb: Any, source: str, *, trace: bool = False) -> None:
             stream = open(source, "rb")  # noqa: SIM115 - closed below
         except OSError as err:
             raise ProfileError(f"cannot read batch file '{source}': {err.strerror}") from err
+    tally = _BatchTally(time.monotonic())
+    progress = _Progress(tally, jobs) if sys.stderr.isatty() else None
     try:
         # decoded line by line, so one undecodable line is that line's error, not the batch's
         lines = (raw.decode("utf-8", errors="replace") for raw in stream)
-        for result in advise_lines(kb, lines, trace=trace):
-            typer.echo(json.dumps(result, ensure_ascii=False))
+        for result in batch_results(kb, lines, jobs=jobs, trace=trace):
+            typer.echo(result.text)
+            tally.count(result)
+            if progress:
+                progress.draw()
     finally:
+        if progress:
+            progress.clear()
         if source != "-":
             stream.close()
+    typer.echo(tally.summary(jobs, time.monotonic()), err=True)
+    if tally.failed:
+        raise typer.Exit(1 if tally.broken else 2)
+
+
+class _BatchTally:
+    """What a batch has done so far: lines read, advised, failed (and which)."""
+
+    SHOWN = 10       # failed line numbers named in the summary
+
+    def __init__(self, start: float) -> None:
+        self.start = start
+        self.read = self.advised = self.failed = self.broken = 0
+        self.failed_lines: list[int] = []
+
+    def count(self, result: Any) -> None:
+        self.read += 1
+        if not result.failed:
+            self.advised += 1
+            return
+        self.failed += 1
+        self.broken += result.status == "internal-error"
+        if len(self.failed_lines) < self.SHOWN:
+            self.failed_lines.append(result.line)
+
+    def summary(self, jobs: int, now: float) -> str:
+        """`batch: 6 lines read, 4 advised, 2 failed (2 jobs, 1.2 s)`, as an `Error:` line
+        naming the failed lines when there are any."""
+        seconds = now - self.start
+        counts = (f"batch: {self.read} line{'s' * (self.read != 1)} read, {self.advised} "
+                  f"advised, {self.failed} failed ({jobs} job{'s' * (jobs != 1)}, "
+                  f"{seconds:.1f} s)")
+        if not self.failed:
+            return counts
+        more = self.failed - len(self.failed_lines)
+        named = ", ".join(map(str, self.failed_lines)) + (f" and {more} more" if more else "")
+        bugs = (f"; {self.broken} of them met an internal error in kbrun: please report it"
+                if self.broken else "")
+        return (f"Error: {counts}; failed: line{'s' * (self.failed != 1)} {named}, each with "
+                f"its \"error\" object in the output{bugs}")
+
+
+class _Progress:
+    """The batch's count and rate on one terminal line of stderr, redrawn in place."""
+
+    EVERY_S = 0.2
+
+    def __init__(self, tally: _BatchTally, jobs: int) -> None:
+        self.tally = tally
+        self.jobs = jobs
+        self.drawn = float("-inf")
+        self.draw()
+
+    def draw(self) -> None:
+        import sys
+        import time
+
+        now = time.monotonic()
+        if now - self.drawn < self.EVERY_S:
+            return
+        self.drawn = now
+        tally = self.tally
+        rate = tally.read / max(now - tally.start, 1e-9)
+        sys.stderr.write(f"\r\x1b[Kbatch: {tally.read} lines, {tally.failed} failed, "
+                         f"{rate:.1f} lines/s ({self.jobs} job{'s' * (self.jobs != 1)})")
+        sys.stderr.flush()
+
+    def clear(self) -> None:
+        import sys
+
+        sys.stderr.write("\r\x1b[K")
+        sys.stderr.flush()

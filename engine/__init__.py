@@ -42,27 +42,39 @@ def __getattr__(name: str) -> object:
     raise AttributeError(f"module 'kbrun.engine' has no attribute '{name}'")
 
 
-def advise(profile: Profile, kb: KnowledgeBase) -> Advice:  # noqa: F821
+#: How many answers `advise` keeps per knowledge base. Each holds its whole consultation (about
+#: 1,500 facts, most of a megabyte), so the cache stays small: enough for why-not's dozen
+#: trial profiles and an interactive session, not a store of every profile ever seen.
+ADVICE_CACHE_SIZE = 32
+
+
+def advise(profile: Profile, kb: KnowledgeBase, *, cached: bool = True) -> Advice:  # noqa: F821
     """Reason from a runner's profile to a ranked, dosed session.
 
     Takes a Profile from make_profile() and a KnowledgeBase from load_kb(); returns an Advice
-    value, which callers must treat as read-only: the compiled Rete networks and the last 256
-    answers are cached on the knowledge base (the same profile always gets the same advice),
-    so calling this many times with one `kb` (as batch mode and why-not do) is cheap.
+    value, which callers must treat as read-only. The compiled rules and the last
+    ADVICE_CACHE_SIZE answers (least recently used out first) are kept on the knowledge base,
+    so the same profile always gets the same advice and asking again (as why-not does) is
+    cheap. `cached=False` neither reads nor fills that cache: batch mode uses it, because a
+    stream of distinct profiles would only churn it.
     """
     from kbrun.engine.inference import consult
     from kbrun.engine.session import build_advice
 
-    cache = kb.advice_cache
-    if profile not in cache:
-        if len(cache) >= 256:
-            cache.pop(next(iter(cache)))  # the oldest
-        cache[profile] = build_advice(kb, profile, consult(kb, profile))
-    return cache[profile]
+    if not cached:
+        return build_advice(kb, profile, consult(kb, profile))
+    cache: dict[Profile, Advice] = kb.advice_cache
+    advice = cache.pop(profile, None)
+    if advice is None:
+        advice = build_advice(kb, profile, consult(kb, profile))
+        while len(cache) >= ADVICE_CACHE_SIZE:
+            cache.pop(next(iter(cache)))  # the least recently used
+    cache[profile] = advice               # (re)inserted last: the most recently used
+    return advice
 
 
 __all__ = [
-    "DuplicateId", "KbError", "KbInvalid", "KbSchemaError", "KbSyntaxError", "KbrunError",
-    "Profile", "ProfileError", "RuleError", "UnknownId", "advise", "load_kb", "make_profile",
-    "profile_from_mapping", "read_profile_file",
+    "ADVICE_CACHE_SIZE", "DuplicateId", "KbError", "KbInvalid", "KbSchemaError", "KbSyntaxError",
+    "KbrunError", "Profile", "ProfileError", "RuleError", "UnknownId", "advise", "load_kb",
+    "make_profile", "profile_from_mapping", "read_profile_file",
 ]
