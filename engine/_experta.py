@@ -1,10 +1,34 @@
-"""The one place kbrun imports experta, with the shim that lets experta 1.9.4 run on Python 3.10+."""
+"""The one place kbrun imports experta: the shim that lets experta 1.9.4 run on Python 3.10+, and
+kbrun's own Rete matcher, which only kbrun's engines use.
+
+experta lets an engine class choose its matcher (`__matcher__`). `KbrunEngine` chooses
+`KbrunMatcher`: the network experta's `ReteMatcher` builds, run by kbrun's node classes, which
+give the same activations in the same order but do less work -
+
+- the bus hands a fact only to the alpha branches of its own type;
+- `changes()` collects activations only from the conflict sets that changed;
+- tokens are passed along as plain values, without experta's per-token copies and type checks;
+- a join whose test is equality on shared variables keeps each input's memory grouped by the
+  values of those variables, so a token meets only the entries it can match (a hashed join);
+- `snapshot_engine` and `restore_engine` save and bring back the whole working state (every
+  node memory, the fact list, the agenda) so that facts declared once can be reused by many runs.
+
+Nothing here patches experta: a plain `KnowledgeEngine` imported beside kbrun is plain experta.
+The matcher relies on experta's internals, which are those of experta 1.9.4 (its only release);
+with any other version `SNAPSHOTS` is False and `KbrunEngine` runs on experta's own `ReteMatcher`
+(slower, same answers), and snapshots are unavailable.
+"""
 
 from __future__ import annotations
 
 import collections
 import collections.abc
 import logging
+from collections import Counter
+from collections.abc import Callable, Hashable, Iterable, Mapping
+from dataclasses import dataclass
+from operator import attrgetter, itemgetter
+from typing import Any, Union
 
 # experta 1.9.4 (its only release) pins frozendict==1.2, whose class statement reads
 # `collections.Mapping`, an alias Python 3.10 removed (experta issue 34). Restoring that one
@@ -14,9 +38,10 @@ if not hasattr(collections, "Mapping"):
     collections.Mapping = collections.abc.Mapping  # type: ignore[attr-defined]
 
 _root_handlers = list(logging.getLogger().handlers)
-import experta  # noqa: E402  (must follow the shim)
+import experta  # type: ignore[import-untyped]  # noqa: E402  (must follow the shim)
 from experta import AS, MATCH, NOT, TEST, Fact, KnowledgeEngine, P, Rule  # noqa: E402
-from experta.strategies import DepthStrategy  # noqa: E402
+from experta.matchers import ReteMatcher  # type: ignore[import-untyped]  # noqa: E402
+from experta.strategies import DepthStrategy  # type: ignore[import-untyped]  # noqa: E402
 
 # experta calls logging.basicConfig() at import time; a library must not configure the root
 # logger of the program that imports it, so undo that.
@@ -24,98 +49,708 @@ for _handler in logging.getLogger().handlers:
     if _handler not in _root_handlers:
         logging.getLogger().removeHandler(_handler)
 
+#: The experta release whose internals KbrunMatcher was written against and tested with.
+SUPPORTED_EXPERTA = "1.9.4"
 
-def _index_bus_by_fact_type() -> None:
-    """Let experta's Rete bus hand each fact only to the alpha branches of its own type.
+#: True when kbrun's engines run on KbrunMatcher, so `snapshot_engine` works. With another
+#: experta version it is False: KbrunEngine falls back to experta's ReteMatcher (the same
+#: answers, more slowly) and `snapshot_engine` raises SnapshotsUnavailable; callers check this
+#: flag and declare every fact for each run instead.
+SNAPSHOTS: bool = experta.__version__ == SUPPORTED_EXPERTA
 
-    experta 1.9.4 sends every new fact to every first-level alpha node, nearly all of which
-    are type checks that then fail; with a few dozen fact kinds that is most of the cost of a
-    declaration. Dispatching by type sends the fact to exactly the nodes whose type check
-    would pass (and to any node that is not a type check), so every match is unchanged. experta
-    has had one release, so these internals are stable; tests/engine/test_experta_shim.py
-    checks the indexed bus against the original on a real consultation.
+if SNAPSHOTS:
+    # experta internals, imported only for the version they are known to have.
+    from experta.activation import Activation  # type: ignore[import-untyped]
+    from experta.agenda import Agenda  # type: ignore[import-untyped]
+    from experta.factlist import FactList  # type: ignore[import-untyped]
+    from experta.fieldconstraint import (  # type: ignore[import-untyped]
+        ANDFC, NOTFC, ORFC,
+    )
+    from experta.matchers.rete.check import (  # type: ignore[import-untyped]
+        FactCapture, FeatureCheck, TypeCheck,
+    )
+    from experta.matchers.rete.nodes import (  # type: ignore[import-untyped]
+        ConflictSetNode, FeatureTesterNode, NotNode, OrdinaryMatchNode, WhereNode,
+    )
+    from experta.matchers.rete.token import TokenInfo  # type: ignore[import-untyped]
+
+
+# -- tokens ---------------------------------------------------------------------------------------
+#
+# experta's Token is (tag, data, context): whether it adds or removes a match, the set of facts
+# matched so far and the variables bound so far. kbrun's nodes pass the three as arguments and
+# never modify a context they were given (a node that binds more variables makes a new dict), so
+# no node has to copy a token it receives. Memories keep experta's TokenInfo, the frozen
+# (facts, context items) pair, because its iteration order decides the order of the variables in
+# a joined context, and so the order experta would see them in.
+
+Context = dict[Any, Any]     # str keys are bound variables; (False, name) keys are negated ones
+Data = frozenset[Any]        # the facts a token has matched
+Callback = Callable[[bool, Data, Context], None]
+
+_LOOSE = object()            # the group of a token that lacks one of its join's variables
+
+
+def _info(data: Data, context: Context) -> Any:
+    """experta's TokenInfo of a token, built without re-freezing frozen data."""
+    return TokenInfo._make((data, frozenset(context.items())))
+
+
+def _call_all(children: list[Callback], valid: bool, data: Data, context: Context) -> None:
+    for child in children:
+        child(valid, data, context)
+
+
+# -- memories -------------------------------------------------------------------------------------
+
+class _Memory:
+    """The tokens held at one input of a two-input node, in arrival order (experta's order, which
+    decides the order of the joined tokens), and, for a hashed join, the same tokens grouped by
+    the values of the join's shared variables (each group in arrival order too).
+
+    After a snapshot or a restore the containers are shared with the snapshot (`shared`); the
+    first change copies them, so a restore costs nothing for the memories a run never touches.
     """
-    from experta.matchers.rete.check import TypeCheck
-    from experta.matchers.rete.nodes import BusNode
-    from experta.matchers.rete.token import Token
 
-    def children_for(bus: BusNode, fact_type: type) -> list:
-        index = bus.__dict__.get("_kbrun_index")
-        if index is None or index[0] != len(bus.children):
-            index = (len(bus.children), {})
-            bus.__dict__["_kbrun_index"] = index
-        found = index[1].get(fact_type)
+    __slots__ = ("tokens", "groups", "key_of", "shared")
+
+    def __init__(self, key_of: Callable[[Context], Hashable] | None) -> None:
+        self.key_of = key_of
+        self.tokens: Any = self._empty()
+        self.groups: dict[Hashable, list[Any]] = {}
+        self.shared = False
+
+    def reset(self) -> None:
+        self.tokens, self.groups, self.shared = self._empty(), {}, False
+
+    @staticmethod
+    def _empty() -> Any:
+        return []
+
+    def own(self) -> None:
+        """Copy the containers a snapshot shares, before the first change."""
+        self.tokens = self._copy(self.tokens)
+        self.groups = {key: list(group) for key, group in self.groups.items()}
+        self.shared = False
+
+    @staticmethod
+    def _copy(tokens: Any) -> Any:
+        return list(tokens)
+
+    def state(self) -> tuple[Any, ...]:
+        """The containers, now shared with a snapshot."""
+        self.shared = True
+        return (self.tokens, self.groups)
+
+    def adopt(self, state: tuple[Any, ...]) -> None:
+        self.tokens, self.groups = state
+        self.shared = True
+
+    def key(self, context: Context) -> Hashable:
+        """The group of a token arriving here (None for a node that scans)."""
+        return None if self.key_of is None else self.key_of(context)
+
+    def candidates(self, key: Hashable) -> Iterable[Any]:
+        """The held tokens a token of group `key` (from the other input) can match, in arrival
+        order: its group, or every token when either side has a token outside all groups."""
+        if self.key_of is None or key is _LOOSE or _LOOSE in self.groups:
+            return self.tokens  # type: ignore[no-any-return]
+        return self.groups.get(key, ())
+
+    def _group_add(self, info: Any, key: Hashable) -> None:
+        if self.key_of is not None:
+            group = self.groups.get(key)
+            if group is None:
+                self.groups[key] = [info]
+            else:
+                group.append(info)
+
+    def _group_remove(self, info: Any, key: Hashable) -> None:
+        if self.key_of is not None:
+            group = self.groups[key]
+            group.remove(info)
+            if not group:
+                del self.groups[key]
+
+    def append(self, info: Any, key: Hashable) -> None:
+        if self.shared:
+            self.own()
+        self.tokens.append(info)
+        self._group_add(info, key)
+
+    def remove(self, info: Any, key: Hashable, *, missing_ok: bool) -> None:
+        """Remove the first token equal to `info` (experta's list.remove); a missing one raises
+        ValueError unless `missing_ok`, as in the experta node this memory belongs to."""
+        if self.shared:
+            self.own()
+        try:
+            self.tokens.remove(info)
+        except ValueError:
+            if missing_ok:
+                return
+            raise
+        self._group_remove(info, key)
+
+
+class _CountMemory(_Memory):
+    """The left memory of a NOT node: each token with the number of right tokens matching it
+    (a dict, as in experta, so a token held twice is held once)."""
+
+    __slots__ = ()
+
+    @staticmethod
+    def _empty() -> Any:
+        return {}
+
+    @staticmethod
+    def _copy(tokens: Any) -> Any:
+        return dict(tokens)
+
+    def put(self, info: Any, key: Hashable, count: int) -> None:
+        if self.shared:
+            self.own()
+        if info not in self.tokens:
+            self._group_add(info, key)
+        self.tokens[info] = count
+
+    def delete(self, info: Any, key: Hashable) -> None:
+        """Forget a token; a missing one raises KeyError, as experta's `del` does."""
+        if self.shared:
+            self.own()
+        del self.tokens[info]
+        self._group_remove(info, key)
+
+
+# -- nodes ----------------------------------------------------------------------------------------
+
+class _Alpha:
+    """experta's FeatureTesterNode: one test of a single fact, binding variables."""
+
+    __slots__ = ("test", "children")
+
+    def __init__(self, check: Any) -> None:
+        self.test = _fact_test(check)
+        self.children: list[Callback] = []
+
+    def activate(self, valid: bool, data: Data, context: Context) -> None:
+        fact, = data  # an alpha token holds one fact (experta raises ValueError too)
+        match = self.test(fact)
+        if not match:
+            return
+        if match is not True and isinstance(match, Mapping):
+            for key, value in match.items():
+                if isinstance(key, tuple):  # a negated binding
+                    if key[1] in context and context[key[1]] == value:
+                        return
+                else:
+                    if context.get(key, value) != value:
+                        return
+                    if (False, key) in context and context[(False, key)] == value:
+                        return
+            context = {**context, **match}
+        _call_all(self.children, valid, data, context)
+
+
+def _fact_test(check: Any) -> Callable[[Any], Any]:
+    """experta's alpha test as a function of the fact, without the logging and the parsing of
+    the field name that FeatureCheck repeats on every call. Only the common cases are compiled
+    (a plain field, a fact capture); any other test is experta's own object."""
+    if isinstance(check, FactCapture):
+        bind = check.bind
+        return lambda fact: {bind: fact}
+    if isinstance(check, FeatureCheck):
+        field, test, expected = check.what, check.check, check.expected
+        if isinstance(field, str) and ("__" in field or field.isnumeric()):
+            return check  # type: ignore[no-any-return]  # a nested or special field: experta's walk
+
+        def feature(fact: Any) -> Any:
+            try:
+                value = fact[field]
+            except (IndexError, KeyError, TypeError):
+                return False
+            return test(value, expected)
+        return feature
+    return check  # type: ignore[no-any-return]
+
+
+class _Where:
+    """experta's WhereNode: a TEST on the variables bound so far."""
+
+    __slots__ = ("check", "children")
+
+    def __init__(self, check: Any) -> None:
+        self.check = check
+        self.children: list[Callback] = []
+
+    def activate(self, valid: bool, data: Data, context: Context) -> None:
+        if self.check(context):
+            _call_all(self.children, valid, data, context)
+
+
+class _Join:
+    """experta's OrdinaryMatchNode, hashed: a token meets only the held tokens of the other
+    input whose shared variables have its values (all of them when the node scans), and each
+    of those is still checked with experta's own test, so the matches are exactly experta's."""
+
+    __slots__ = ("check", "children", "left", "right")
+
+    def __init__(self, check: Any, key_of: Callable[[Context], Hashable] | None) -> None:
+        self.check = check
+        self.children: list[Callback] = []
+        self.left = _Memory(key_of)
+        self.right = _Memory(key_of)
+
+    def activate_left(self, valid: bool, data: Data, context: Context) -> None:
+        key = self.left.key(context)
+        info = _info(data, context)
+        if valid:
+            self.left.append(info, key)
+        else:
+            self.left.remove(info, key, missing_ok=True)
+        for other in self.right.candidates(key):
+            other_context = dict(other.context)
+            if self.check(context, other_context):
+                self._emit(valid, data | other.data, context, other_context)
+
+    def activate_right(self, valid: bool, data: Data, context: Context) -> None:
+        key = self.right.key(context)
+        info = _info(data, context)
+        if valid:
+            self.right.append(info, key)
+        else:
+            self.right.remove(info, key, missing_ok=True)
+        for other in self.left.candidates(key):
+            other_context = dict(other.context)
+            if self.check(other_context, context):
+                self._emit(valid, data | other.data, context, other_context)
+
+    def _emit(self, valid: bool, data: Data, context: Context, other_context: Context) -> None:
+        # the arriving token's variables first, then the held token's (negations dropped)
+        joined = {k: v for k, v in context.items() if isinstance(k, str)}
+        for k, v in other_context.items():
+            if not isinstance(k, tuple):
+                joined[k] = v
+        _call_all(self.children, valid, data, joined)
+
+
+class _Not:
+    """experta's NotNode, hashed like _Join: passes a left token on while no right token
+    matches it, and withdraws it when one starts to."""
+
+    __slots__ = ("check", "children", "left", "right")
+
+    def __init__(self, check: Any, key_of: Callable[[Context], Hashable] | None) -> None:
+        self.check = check
+        self.children: list[Callback] = []
+        self.left = _CountMemory(key_of)
+        self.right = _Memory(key_of)
+
+    def activate_left(self, valid: bool, data: Data, context: Context) -> None:
+        key = self.left.key(context)
+        info = _info(data, context)
+        if not self.right.tokens:
+            if valid:
+                self.left.put(info, key, 0)
+            else:
+                self.left.delete(info, key)
+            _call_all(self.children, valid, data, context)
+        elif valid:
+            count = 0
+            for other in self.right.candidates(key):
+                if self.check(context, dict(other.context)):
+                    count += 1
+            if count == 0:
+                _call_all(self.children, valid, data, context)
+            self.left.put(info, key, count)
+        else:
+            if not any(self.check(context, dict(other.context))
+                       for other in self.right.candidates(key)):
+                _call_all(self.children, valid, data, context)
+            self.left.delete(info, key)
+
+    def activate_right(self, valid: bool, data: Data, context: Context) -> None:
+        key = self.right.key(context)
+        info = _info(data, context)
+        if valid:
+            self.right.append(info, key)
+            step = 1
+        else:
+            self.right.remove(info, key, missing_ok=False)
+            step = -1
+        left = self.left
+        if left.shared:
+            left.own()
+        counts = left.tokens
+        for other in left.candidates(key):
+            other_context = dict(other.context)
+            if self.check(other_context, context):
+                counts[other] += step
+                if step == -1 and counts[other] == 0:
+                    _call_all(self.children, True, other.data, other_context)
+                elif step == 1 and counts[other] == 1:
+                    _call_all(self.children, False, other.data, other_context)
+
+
+class _ConflictSet:
+    """experta's ConflictSetNode: the activations of one rule added and removed since the
+    matcher last collected them. It tells the matcher when it has any, so that `changes()`
+    visits only these."""
+
+    __slots__ = ("rule", "order", "pending", "memory", "added", "removed", "shared")
+
+    def __init__(self, rule: Any, order: int, pending: set[_ConflictSet]) -> None:
+        self.rule = rule
+        self.order = order            # experta's position of this node, for its result order
+        self.pending = pending        # the matcher's set of conflict sets with news
+        self.memory: set[Any] = set()
+        self.added: set[Any] = set()
+        self.removed: set[Any] = set()
+        self.shared = False
+
+    def reset(self) -> None:
+        # experta's reset clears the memory only, not activations not yet collected
+        self.memory, self.shared = set(), False
+
+    def state(self) -> tuple[Any, ...]:
+        self.shared = True
+        return (self.memory, frozenset(self.added), frozenset(self.removed))
+
+    def adopt(self, state: tuple[Any, ...]) -> None:
+        self.memory = state[0]
+        self.added, self.removed = set(state[1]), set(state[2])
+        self.shared = True
+
+    def _activation(self, info: Any) -> Any:
+        return Activation(self.rule, frozenset(info.data),
+                          {k: v for k, v in info.context if isinstance(k, str)})
+
+    def activate(self, valid: bool, data: Data, context: Context) -> None:
+        info = _info(data, context)
+        if self.shared:
+            self.memory, self.shared = set(self.memory), False
+        if valid:
+            if info in self.memory:
+                return
+            self.memory.add(info)
+            activation = self._activation(info)
+            if activation in self.removed:
+                self.removed.remove(activation)
+            else:
+                self.added.add(activation)
+        else:
+            # experta catches ValueError here, but a set raises KeyError: a withdrawn match that
+            # was never made is an error in experta, and so it is here
+            self.memory.remove(info)
+            activation = self._activation(info)
+            if activation in self.added:
+                self.added.remove(activation)
+            else:
+                self.removed.add(activation)
+        self.pending.add(self)
+
+    def collect(self) -> tuple[set[Any], set[Any]]:
+        added, removed = self.added, self.removed
+        self.added, self.removed = set(), set()
+        return added, removed
+
+
+class _Bus:
+    """experta's BusNode, dispatching by fact type: the first test under the bus is the type
+    check of a pattern, so a fact is handed straight to the nodes below the check its type
+    passes (and to any node under the bus that is not a type check), in experta's order."""
+
+    def __init__(self, branches: list[tuple[type | None, _Alpha | None, Callback]]) -> None:
+        self.branches = branches      # (type checked, its node, the node's input) in order
+        self.routes: dict[type, list[Callback]] = {}
+
+    def add(self, fact: Any) -> None:
+        self._send(True, fact)
+
+    def remove(self, fact: Any) -> None:
+        self._send(False, fact)
+
+    def _send(self, valid: bool, fact: Any) -> None:
+        route = self.routes.get(type(fact))
+        if route is None:
+            route = self.routes[type(fact)] = self._route(type(fact))
+        _call_all(route, valid, frozenset((fact,)), {})
+
+    def _route(self, fact_type: type) -> list[Callback]:
+        route: list[Callback] = []
+        for checked, node, callback in self.branches:
+            if node is None:
+                route.append(callback)
+            elif checked == fact_type:  # TypeCheck's own test, decided once per type
+                route.extend(node.children)
+        return route
+
+
+_Stateful = Union[_Memory, _ConflictSet]
+
+
+# -- building the network -------------------------------------------------------------------------
+
+def _constraint_binds(constraint: Any) -> tuple[frozenset[str], bool]:
+    """The variables a field constraint binds, and whether it can bind a negated one."""
+    if isinstance(constraint, NOTFC):
+        return frozenset(), True
+    if isinstance(constraint, (ANDFC, ORFC)):
+        names: frozenset[str] = frozenset()
+        negated = False
+        for part in constraint:
+            part_names, part_negated = _constraint_binds(part)
+            names, negated = names | part_names, negated or part_negated
+        return names, negated
+    bind = getattr(constraint, "__bind__", None)
+    return (frozenset([bind]) if isinstance(bind, str) else frozenset()), False
+
+
+def _check_binds(check: Any) -> tuple[frozenset[str], bool]:
+    """The variables an alpha test binds, and whether it can bind a negated one."""
+    if isinstance(check, FactCapture):
+        return frozenset([check.bind]), False
+    if isinstance(check, FeatureCheck):
+        return _constraint_binds(check.how)
+    return frozenset(), False
+
+
+def _key_function(names: tuple[str, ...]) -> Callable[[Context], Hashable]:
+    get = itemgetter(*names)
+
+    def key_of(context: Context) -> Hashable:
+        try:
+            return get(context)  # type: ignore[no-any-return]
+        except KeyError:
+            return _LOOSE
+    return key_of
+
+
+class _Translation:
+    """kbrun nodes for a network experta built: the same nodes, wired in the same order."""
+
+    def __init__(self, root: Any, pending: set[_ConflictSet]) -> None:
+        self.parents: dict[int, list[tuple[Any, str]]] = {}
+        self.order: list[Any] = []   # experta's depth-first, first-visit order
+        self._visit(root, set())
+        self.signatures: dict[int, tuple[frozenset[str], bool]] = {id(root): (frozenset(), False)}
+        self.nodes: dict[int, Any] = {}
+        self.conflict_sets: list[_ConflictSet] = []
+        self.memories: list[_Stateful] = []
+        for node in self.order:
+            self.nodes[id(node)] = self._node(node, pending)
+        for node in self.order:
+            if node.children:  # a conflict set has none
+                self.nodes[id(node)].children = [self._callback(child) for child in node.children]
+        self.bus = _Bus([self._branch(child) for child in root.children])
+
+    def _visit(self, node: Any, seen: set[int]) -> None:
+        for child in node.children:
+            self.parents.setdefault(id(child.node), []).append((node, child.callback.__name__))
+            if id(child.node) not in seen:
+                seen.add(id(child.node))
+                self.order.append(child.node)
+                self._visit(child.node, seen)
+
+    def _branch(self, child: Any) -> tuple[type | None, _Alpha | None, Callback]:
+        """A node under the bus: its type check, if it is one, and its input."""
+        check = getattr(child.node, "matcher", None)
+        if isinstance(check, TypeCheck) and isinstance(child.node, FeatureTesterNode):
+            return (check.fact_type, self.nodes[id(child.node)], self._callback(child))
+        return (None, None, self._callback(child))
+
+    def _callback(self, child: Any) -> Callback:
+        port = child.callback.__name__
+        if port not in ("activate", "activate_left", "activate_right"):
+            raise TypeError(f"unknown experta node input {port!r}")
+        return getattr(self.nodes[id(child.node)], port)  # type: ignore[no-any-return]
+
+    def _parent(self, node: Any, port: str) -> Any:
+        return next(parent for parent, via in self.parents[id(node)] if via == port)
+
+    def signature(self, node: Any) -> tuple[frozenset[str], bool]:
+        """The variables every token leaving `node` binds, and whether it may carry negated
+        bindings (which experta's join test refuses on its left input)."""
+        found = self.signatures.get(id(node))
         if found is None:
-            found = [child for child in bus.children
-                     if not isinstance(getattr(child.node, "matcher", None), TypeCheck)
-                     or child.node.matcher.fact_type is fact_type]
-            index[1][fact_type] = found
+            if isinstance(node, FeatureTesterNode):
+                names, negated = self.signature(self._parent(node, "activate"))
+                binds, negates = _check_binds(node.matcher)
+                found = (names | binds, negated or negates)
+            elif isinstance(node, OrdinaryMatchNode):
+                left = self.signature(self._parent(node, "activate_left"))[0]
+                found = (left | self.signature(self._parent(node, "activate_right"))[0], False)
+            elif isinstance(node, NotNode):
+                found = self.signature(self._parent(node, "activate_left"))
+            else:
+                found = self.signature(self._parent(node, "activate"))
+            self.signatures[id(node)] = found
         return found
 
-    def add(self: BusNode, fact: object) -> None:
-        token = Token.valid(fact)
-        for child in children_for(self, type(fact)):
-            child.callback(token)
+    def _join_key(self, node: Any) -> Callable[[Context], Hashable] | None:
+        """How a two-input node groups its memories: by the variables both inputs bind, unless
+        none are shared (every pair must be tested) or the left input may carry negated
+        bindings (experta's test raises on those, so the node scans as experta does)."""
+        left_names, left_negated = self.signature(self._parent(node, "activate_left"))
+        right_names = self.signature(self._parent(node, "activate_right"))[0]
+        shared = tuple(sorted(left_names & right_names))
+        if left_negated or not shared:
+            return None
+        return _key_function(shared)
 
-    def remove(self: BusNode, fact: object) -> None:
-        token = Token.invalid(fact)
-        for child in children_for(self, type(fact)):
-            child.callback(token)
+    def _node(self, node: Any, pending: set[_ConflictSet]) -> Any:
+        if isinstance(node, FeatureTesterNode):
+            return _Alpha(node.matcher)
+        if isinstance(node, WhereNode):
+            return _Where(node.matcher)
+        if isinstance(node, (OrdinaryMatchNode, NotNode)):
+            kind = _Join if isinstance(node, OrdinaryMatchNode) else _Not
+            two_input = kind(node.matcher, self._join_key(node))
+            self.memories += [two_input.left, two_input.right]
+            return two_input
+        if isinstance(node, ConflictSetNode):
+            conflict_set = _ConflictSet(node.rule, len(self.conflict_sets), pending)
+            self.conflict_sets.append(conflict_set)
+            self.memories.append(conflict_set)
+            return conflict_set
+        raise TypeError(f"unknown experta node {type(node).__name__}")
 
-    BusNode._kbrun_original = (BusNode.add, BusNode.remove)
-    BusNode.add, BusNode.remove = add, remove
 
+# -- the matcher and the engine -------------------------------------------------------------------
 
-def _skip_idle_conflict_sets() -> None:
-    """Poll only the rules whose conflict set changed since the last poll.
+class KbrunMatcher(ReteMatcher):  # type: ignore[misc]
+    """experta's Rete matcher run by kbrun's nodes: the same network, the same activations in the
+    same order, less work per fact (see the module docstring). Needs experta 1.9.4 (SNAPSHOTS)."""
 
-    experta asks every rule's conflict-set node for new activations after every single
-    declaration and firing, allocating two empty sets per rule each time; a node with nothing
-    added or removed answers ([], []) anyway, so skipping it changes nothing.
-    """
-    from experta.matchers.rete import ReteMatcher
+    def __init__(self, engine: Any) -> None:
+        if not SNAPSHOTS:
+            raise RuntimeError(f"KbrunMatcher needs experta {SUPPORTED_EXPERTA}, not "
+                               f"{experta.__version__}; use experta's ReteMatcher")
+        self.pending: set[_ConflictSet] = set()
+        super().__init__(engine)  # builds the network (build_network below)
 
-    def changes(self: ReteMatcher, adding: object = None, deleting: object = None) -> tuple:
+    def build_network(self) -> None:
+        """Let experta build its network (the same rules, node sharing and order), then run it
+        with kbrun's nodes instead."""
+        super().build_network()
+        self.run_network(self.root_node)
+
+    def run_network(self, root: Any) -> None:
+        """Run the experta network under the bus `root` with kbrun's nodes. The experta nodes
+        are only read, so they may be another engine's: experta names pattern captures after
+        object ids, so two builds of one rule set can order ties differently, and comparing
+        two matchers exactly needs one build."""
+        translation = _Translation(root, self.pending)
+        self.root_node = translation.bus
+        self.memories: tuple[_Stateful, ...] = tuple(translation.memories)
+
+    def reset(self) -> None:
+        for memory in self.memories:
+            memory.reset()
+
+    def changes(self, adding: Iterable[Any] | None = None,
+                deleting: Iterable[Any] | None = None) -> tuple[list[Any], list[Any]]:
+        """Pass the facts retracted, then those declared, through the network, and return the
+        activations added and removed, in experta's order (conflict set by conflict set)."""
         if deleting is not None:
-            for deleted in deleting:
-                self.root_node.remove(deleted)
+            for fact in deleting:
+                self.root_node.remove(fact)
         if adding is not None:
-            for added_fact in adding:
-                self.root_node.add(added_fact)
-        added: list = []
-        removed: list = []
-        for csn in self._get_conflict_set_nodes():
-            if csn.added or csn.removed:
-                c_added, c_removed = csn.get_activations()
+            for fact in adding:
+                self.root_node.add(fact)
+        added: list[Any] = []
+        removed: list[Any] = []
+        if self.pending:
+            changed = sorted(self.pending, key=attrgetter("order"))
+            self.pending.clear()
+            for conflict_set in changed:
+                c_added, c_removed = conflict_set.collect()
                 added.extend(c_added)
                 removed.extend(c_removed)
-        return (added, removed)
-
-    ReteMatcher._kbrun_original = ReteMatcher.changes
-    ReteMatcher.changes = changes
+        return added, removed
 
 
-def _unchecked_tokens() -> None:
-    """Build Rete tokens without re-checking their arguments' types on every construction.
+class KbrunEngine(KnowledgeEngine):  # type: ignore[misc]
+    """The base of kbrun's engines: an experta KnowledgeEngine on KbrunMatcher (experta's own
+    ReteMatcher when SNAPSHOTS is False)."""
 
-    experta's Token.__new__ asserts that its data are Facts each time a token is made (tens of
-    thousands of times a consultation); the engine only ever builds tokens from facts, so the
-    fast path below builds the same tuple without the checks.
+    __matcher__ = KbrunMatcher if SNAPSHOTS else ReteMatcher
+
+
+# -- snapshots ------------------------------------------------------------------------------------
+
+class SnapshotsUnavailable(RuntimeError):
+    """The engine does not run on KbrunMatcher (another experta version, or a plain engine)."""
+
+
+@dataclass(frozen=True, eq=False)
+class EngineSnapshot:
+    """The working state of one KbrunMatcher engine: what `restore_engine` brings back.
+
+    Node memories are shared with the engine and copied by whichever side changes them first;
+    tokens and declared facts never change, so nothing deeper is copied. No run changes a
+    snapshot, so one snapshot can be restored any number of times.
     """
-    from experta.fact import Fact as _Fact
-    from experta.matchers.rete.token import Token
 
-    def new(cls: type, tag: object, data: object, context: object = None) -> Token:
-        data = {data} if isinstance(data, _Fact) else set(data)
-        return tuple.__new__(cls, (tag, data, {} if context is None else context))
-
-    Token._kbrun_original = Token.__new__
-    Token.__new__ = new
+    matcher: KbrunMatcher
+    memories: tuple[tuple[Any, ...], ...]
+    pending: frozenset[_ConflictSet]
+    facts: Any                    # a FactList of our own, never handed to an engine
+    agenda: tuple[Any, ...]
+    running: bool
 
 
-_index_bus_by_fact_type()
-_skip_idle_conflict_sets()
-_unchecked_tokens()
+def _copy_facts(facts: Any) -> Any:
+    """A copy of an experta FactList: its facts by id, the next id, the reference counts of
+    fact contents (which decide duplicates) and the changes the matcher has not seen yet."""
+    copy = FactList()
+    copy.update(facts)
+    copy.last_index = facts.last_index
+    copy.reference_counter = Counter(facts.reference_counter)
+    copy.added = list(facts.added)
+    copy.removed = list(facts.removed)
+    copy.duplication = facts.duplication
+    return copy
 
-__all__ = ["AS", "MATCH", "NOT", "TEST", "DepthStrategy", "Fact", "KnowledgeEngine", "P", "Rule",
-           "experta"]
+
+def snapshot_engine(engine: Any) -> EngineSnapshot:
+    """Save the working state of a KbrunEngine: every node memory, the fact list (with its next
+    fact id and reference counts) and the agenda. Typically taken after declaring the facts
+    every run shares and before `run()`.
+
+    Raises SnapshotsUnavailable when the engine's matcher is not KbrunMatcher (see SNAPSHOTS).
+    """
+    matcher = engine.matcher
+    if not isinstance(matcher, KbrunMatcher):
+        raise SnapshotsUnavailable(
+            f"snapshots need an engine on KbrunMatcher; this one runs on "
+            f"{type(matcher).__name__} (experta {experta.__version__}, SNAPSHOTS={SNAPSHOTS})")
+    return EngineSnapshot(matcher=matcher,
+                          memories=tuple(memory.state() for memory in matcher.memories),
+                          pending=frozenset(matcher.pending), facts=_copy_facts(engine.facts),
+                          agenda=tuple(engine.agenda.activations), running=engine.running)
+
+
+def restore_engine(engine: Any, snapshot: EngineSnapshot) -> None:
+    """Bring `engine` back to the state saved in `snapshot`, which must come from this engine
+    (ValueError otherwise). Facts declared since are forgotten and the next fact declared gets
+    the id it would have had then. State a subclass keeps itself (kbrun's trace) is the
+    caller's to clear. Declare new Fact objects after a restore: experta writes a fact's id
+    into the fact when it is declared.
+    """
+    matcher = engine.matcher
+    if matcher is not snapshot.matcher:
+        raise ValueError("this snapshot was taken from another engine")
+    for memory, state in zip(matcher.memories, snapshot.memories):
+        memory.adopt(state)
+    matcher.pending.clear()
+    matcher.pending.update(snapshot.pending)
+    engine.facts = _copy_facts(snapshot.facts)
+    engine.agenda = Agenda()
+    engine.agenda.activations = list(snapshot.agenda)
+    engine.running = snapshot.running
+
+
+__all__ = ["AS", "MATCH", "NOT", "SNAPSHOTS", "SUPPORTED_EXPERTA", "TEST", "DepthStrategy",
+           "EngineSnapshot", "Fact", "KbrunEngine", "KbrunMatcher", "KnowledgeEngine", "P",
+           "ReteMatcher", "Rule", "SnapshotsUnavailable", "experta", "restore_engine",
+           "snapshot_engine"]
