@@ -2,17 +2,18 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
 from kbrun.engine._experta import Fact
+from kbrun.engine.conclusions import KINDS as CONCLUSION_KINDS
 from kbrun.engine.schema import Category, Region
 
 if TYPE_CHECKING:
     from kbrun.engine.knowledge import KnowledgeBase
 
-BASIC_TYPES = ("id", "number", "text", "bool", "region", "category")
+BASIC_TYPES = ("id", "number", "whole", "text", "bool", "region", "category")
 REGIONS = frozenset(Region.__args__)  # type: ignore[attr-defined]
 CATEGORIES = frozenset(Category.__args__)  # type: ignore[attr-defined]
 
@@ -22,9 +23,13 @@ class FactKindDef:
     """A fact kind: its fields with their types, and where its facts come from."""
 
     name: str
-    fields: dict[str, str]   # field -> "id" | "id:KIND" | "number" | "text" | "bool" | "region" | ...
-    origin: str              # profile | graph | action | knowledge-base
+    fields: dict[str, str]   # field -> "id" | "id:KIND" | "number" | "whole" | "text" | "bool" | ...
+    origin: str              # profile | graph | action | conclusion | knowledge-base
     description: str
+    # fields an action may leave out (the typed conclusion gives them a default)
+    optional: frozenset[str] = frozenset()
+    # text fields that allow only these values
+    choices: dict[str, tuple[str, ...]] = field(default_factory=dict)
 
     def id_kind(self, field: str) -> str | None:
         """The entry kind an `id:KIND` field refers to (None for plain `id` or other types)."""
@@ -105,21 +110,13 @@ BUILTIN: dict[str, FactKindDef] = {k.name: k for k in [
     _kind("injury", "graph", "An injury, the region it affects, and the screening question for "
           "a condition it can hide ('none' if it has none).", id="id:injury", region="region",
           screen="text"),
-    # What actions assert.
-    _kind("recommendation", "action", "Evidence for an exercise (from a `recommend` action).",
-          exercise="id:exercise", weight="number", reason="text"),
-    _kind("exclusion", "action", "An exercise ruled out (from an `exclude` action); kind is "
-          "'safety' (the default) or 'availability' (equipment, level: shown last).",
-          exercise="id:exercise", reason="text", kind="text"),
-    _kind("warning", "action", "A warning (from a `warn` action); `urgent: true` puts it first "
-          "and marks it urgent.", kind="text", message="text", urgent="bool"),
-    _kind("dose", "action", "A dosing decision (from a `dose` action); unset selectors are 'any'.",
-          exercise="text", category="text", pattern="text", loadable="text", unilateral="text",
-          sets="number", reps_min="number", reps_max="number", hold_min="number",
-          hold_max="number", load="text", tempo="text", rest_s="number", sessions_min="number",
-          sessions_max="number", max_sets="number", max_load="text", follows="text",
-          priority="number", note="text"),
 ]}
+# What rules conclude: the kinds the engine reads back (engine/conclusions.py), asserted with
+# `assert` (origin conclusion) or with their own action (recommend, exclude, warn, dose).
+BUILTIN.update({k.name: FactKindDef(k.name, dict(k.fields),
+                                    "conclusion" if k.verb == "assert" else "action",
+                                    k.description, k.optional, dict(k.choices))
+                for k in CONCLUSION_KINDS.values()})
 
 
 
@@ -135,7 +132,26 @@ def fact_kinds(kb: KnowledgeBase) -> dict[str, FactKindDef]:
 def fact_class(kind: str) -> type[Fact]:
     """The experta Fact subclass for a fact kind (one class per kind, created once)."""
     name = "".join(part.capitalize() for part in kind.split("-")) + "Fact"
-    return type(name, (Fact,), {"__module__": __name__, "kind": kind})
+    return type(name, (Fact,), {"__module__": __name__, "kind": kind, "__init__": _fact_init})
+
+
+_CONTAINERS = (list, dict, set)
+
+
+def _fact_init(self: Fact, **fields: Any) -> None:
+    """Fill a new fact or pattern without experta's per-field `freeze`.
+
+    experta's Fact.__init__ passes every value through `freeze` (an isinstance check against
+    collections.abc.Hashable, then a copy of lists and dicts). kbrun's field values are nearly
+    always scalars (ids, numbers, text, booleans) or experta pattern objects, which `freeze`
+    returns unchanged, so filling the dict directly builds the same fact; it was a third of a
+    consultation's time. A container value still goes through experta's own constructor.
+    """
+    if any(isinstance(value, _CONTAINERS) for value in fields.values()):
+        Fact.__init__(self, **fields)
+        return
+    dict.update(self, fields)
+    self._Fact__defaults = {}  # what Fact.__init__ sets (name-mangled in experta)
 
 
 def make_fact(kind: str, /, **fields: Any) -> Fact:

@@ -5,7 +5,6 @@ link it came from)."""
 from __future__ import annotations
 
 import gc
-from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -18,6 +17,7 @@ from kbrun.engine.graph import (
 from kbrun.engine.schema import IMPACT_RANK, INTENSITY_RANK, STAGE_RANK
 
 if TYPE_CHECKING:
+    from kbrun.engine.contract import TraceStep
     from kbrun.engine.knowledge import KnowledgeBase
     from kbrun.engine.profile import Profile
     from kbrun.engine.rules import CompiledRule
@@ -119,11 +119,10 @@ class _Declarations:
     """Collects the facts to declare, each once, with its origin; graph facts only of the
     kinds in `wanted` (None: all)."""
 
-    def __init__(self) -> None:
+    def __init__(self, wanted: frozenset[str] | None = None) -> None:
         self.facts: dict[FactKey, Fact] = {}
         self.origins: dict[FactKey, Origin] = {}
-        self.wanted: frozenset[str] | None = None
-        self.engine: Any = None
+        self.wanted = wanted
 
     def add(self, fact_kind: str, origin: Origin, /, **fields: Any) -> None:
         if self.wanted is not None and origin.kind == "graph" and fact_kind not in self.wanted:
@@ -144,47 +143,9 @@ def _node_origin(kb: KnowledgeBase, node: str) -> Origin:
     return Origin("graph", f"{attrs['kind']} {node}", tuple(attrs.get("sources", ())))
 
 
-def relevant(kb: KnowledgeBase, profile: Profile, extra_exercises: Iterable[str] = ()
-             ) -> tuple[set[str], set[str], set[str], set[str]]:
-    """The injuries, muscles, qualities and exercises a profile can reach in the graph.
-
-    Reasoning starts from the profile's ids and from the ids rules name literally, and moves
-    along graph links; only facts about this neighbourhood are declared. This bounds the
-    work of the Rete joins without deciding anything: a rule can only ever match facts about
-    entries it could reach from these anchors.
-    """
-    graph = kb.graph
-    anchors = set(kb.rules.anchors) | set(profile.symptoms) | set(profile.injuries) | set(
-        profile.goals) | set(extra_exercises)
-    injuries = {a for a in anchors if kb.kind_of(a) == "injury"}
-    for symptom in profile.symptoms:
-        injuries.update(t for t, _ in out_edges(graph, symptom, SUGGESTS))
-    muscles = {a for a in anchors if kb.kind_of(a) == "muscle"}
-    for injury in injuries:
-        muscles.update(t for t, _ in out_edges(graph, injury, IMPLICATES))
-    muscles.update({o for m in list(muscles) for o, _ in out_edges(graph, m, OPPOSES)})
-    qualities = {a for a in anchors if kb.kind_of(a) == "quality"}
-    for goal in profile.goals:
-        qualities.update(t for t, _ in out_edges(graph, goal, "favours"))
-    exercises = {a for a in anchors if kb.kind_of(a) == "exercise"}
-    for injury in injuries:
-        for protocol, _ in in_edges(graph, injury, TREATS):
-            exercises.update(e for e, _ in out_edges(graph, protocol, DOSES))
-    for muscle in muscles:
-        exercises.update(o for o, _ in in_edges(graph, muscle, TARGETS))
-    for quality in qualities:
-        exercises.update(o for o, _ in in_edges(graph, quality, DEVELOPS))
-    steps = {n for e in exercises for n, _ in [*out_edges(graph, e, PROGRESSES_TO),
-                                                 *in_edges(graph, e, PROGRESSES_TO)]}
-    exercises |= steps
-    return injuries, muscles, qualities, exercises
-
-
-def declarations(kb: KnowledgeBase, profile: Profile, extra_exercises: Iterable[str] = ()
-                 ) -> _Declarations:
-    """Every fact a consultation starts from: the profile's, then the graph's."""
+def profile_declarations(kb: KnowledgeBase, profile: Profile) -> _Declarations:
+    """The facts a runner's profile adds to the knowledge base's."""
     out = _Declarations()
-    graph = kb.graph
     for symptom in profile.symptoms:
         out.add("symptom", Origin("profile", f"--symptom {symptom}"), id=symptom,
                 region=kb.symptoms[symptom].region, screen=kb.symptoms[symptom].screen or "none")
@@ -192,11 +153,6 @@ def declarations(kb: KnowledgeBase, profile: Profile, extra_exercises: Iterable[
         out.add("diagnosis", Origin("profile", f"--injury {injury}"), injury=injury)
     for goal in profile.goals:
         out.add("goal", Origin("profile", f"--goal {goal}"), id=goal)
-        for category in kb.goals[goal].categories:
-            out.add("favours-category", _node_origin(kb, goal), goal=goal, category=category)
-        for quality, attrs in out_edges(graph, goal, "favours"):
-            out.add("favours", _edge_origin(goal, "favours", quality, attrs), goal=goal,
-                    quality=quality)
     out.add("phase", Origin("profile", f"--phase {profile.phase}"), id=profile.phase,
             order=kb.phases[profile.phase].order)
     out.add("level", Origin("profile", f"--level {profile.level}"), id=profile.level,
@@ -211,13 +167,28 @@ def declarations(kb: KnowledgeBase, profile: Profile, extra_exercises: Iterable[
                 rank=STAGE_RANK[profile.stage])
     if profile.pain is not None:
         out.add("pain", Origin("profile", f"--pain {profile.pain}"), score=profile.pain)
+    return out
 
-    rules = kb.rules
-    firable = rules.firable([(k[0], dict(k[1])) for k in out.facts])
-    out.engine = rules.engine_for(firable)
-    out.wanted = rules.graph_kinds(firable)
-    injuries, muscles, qualities, exercises = relevant(kb, profile, extra_exercises)
-    for flag in profile.red_flags:
+
+def static_declarations(kb: KnowledgeBase, wanted: frozenset[str] | None = None
+                        ) -> _Declarations:
+    """Every graph fact of the knowledge base, of the kinds in `wanted` (None: all).
+
+    The whole graph is declared, not the part a profile seems to reach: a rule may match any
+    exercise (`exercise: {loadable: true}`), so a fact left out could change the answer. These
+    facts are the same for every consultation, which is what lets the Reasoner declare them
+    once.
+    """
+    out = _Declarations(wanted)
+    graph = kb.graph
+    for goal_id in sorted(kb.goals):
+        for category in kb.goals[goal_id].categories:
+            out.add("favours-category", _node_origin(kb, goal_id), goal=goal_id,
+                    category=category)
+        for quality, attrs in out_edges(graph, goal_id, "favours"):
+            out.add("favours", _edge_origin(goal_id, "favours", quality, attrs), goal=goal_id,
+                    quality=quality)
+    for flag in sorted(kb.red_flags):
         for condition, attrs in out_edges(graph, flag, SIGNALS):
             entry = kb.conditions[condition]
             for symptom in attrs["symptoms"]:
@@ -231,11 +202,11 @@ def declarations(kb: KnowledgeBase, profile: Profile, extra_exercises: Iterable[
             for region in entry.protects:
                 out.add("condition-protects", _node_origin(kb, condition), condition=condition,
                         region=region)
-    for symptom in profile.symptoms:
+    for symptom in sorted(kb.symptoms):
         for injury, attrs in out_edges(graph, symptom, SUGGESTS):
             out.add("suggests", _edge_origin(symptom, SUGGESTS, injury, attrs), symptom=symptom,
                     injury=injury, weight=attrs["weight"])
-    for injury in sorted(injuries):
+    for injury in sorted(kb.injuries):
         out.add("injury", _node_origin(kb, injury), id=injury, region=kb.injuries[injury].region,
                 screen=kb.injuries[injury].screen or "none")
         for muscle, attrs in out_edges(graph, injury, IMPLICATES):
@@ -249,7 +220,7 @@ def declarations(kb: KnowledgeBase, profile: Profile, extra_exercises: Iterable[
             for exercise_id, dose in out_edges(graph, protocol, DOSES):
                 out.add("protocol-dose", _edge_origin(protocol, DOSES, exercise_id, dose),
                         protocol=protocol, exercise=exercise_id)
-    for exercise_id in sorted(exercises):
+    for exercise_id in sorted(kb.exercises):
         exercise = kb.exercises[exercise_id]
         out.add("exercise", _node_origin(kb, exercise_id), id=exercise_id,
                 category=exercise.category, pattern=exercise.pattern,
@@ -257,7 +228,6 @@ def declarations(kb: KnowledgeBase, profile: Profile, extra_exercises: Iterable[
                 impact_rank=IMPACT_RANK[exercise.impact], unilateral=exercise.unilateral,
                 loadable=exercise.loadable)
         for muscle, attrs in out_edges(graph, exercise_id, TARGETS):
-            muscles.add(muscle)
             out.add("targets", _edge_origin(exercise_id, TARGETS, muscle, attrs),
                     exercise=exercise_id, muscle=muscle, role=attrs["role"],
                     weight=attrs["weight"], category=exercise.category,
@@ -266,8 +236,6 @@ def declarations(kb: KnowledgeBase, profile: Profile, extra_exercises: Iterable[
             out.add("needs", _edge_origin(exercise_id, REQUIRES, item, attrs),
                     exercise=exercise_id, equipment=item)
         for quality, attrs in out_edges(graph, exercise_id, DEVELOPS):
-            if quality not in qualities:
-                continue
             out.add("develops", _edge_origin(exercise_id, DEVELOPS, quality, attrs),
                     exercise=exercise_id, quality=quality)
         for region, intensity in sorted(exercise.joint_load.items()):
@@ -275,63 +243,69 @@ def declarations(kb: KnowledgeBase, profile: Profile, extra_exercises: Iterable[
                     rank=INTENSITY_RANK[intensity], category=exercise.category,
                     loadable=exercise.loadable)
         for harder, attrs in out_edges(graph, exercise_id, PROGRESSES_TO):
-            if harder in exercises:
-                out.add("progresses", _edge_origin(exercise_id, PROGRESSES_TO, harder, attrs),
-                        exercise=exercise_id, to=harder)
+            out.add("progresses", _edge_origin(exercise_id, PROGRESSES_TO, harder, attrs),
+                    exercise=exercise_id, to=harder)
         for injury, attrs in out_edges(graph, exercise_id, CONTRAINDICATED_FOR):
-            if injury in injuries:
-                for phase in attrs["phases"] or ["any"]:
-                    for stage in attrs["stages"] or ["any"]:
-                        out.add("contraindicated",
-                                _edge_origin(exercise_id, CONTRAINDICATED_FOR, injury, attrs),
-                                exercise=exercise_id, injury=injury, reason=attrs["reason"],
-                                phase=phase, stage=stage, category=exercise.category)
-    for muscle in sorted(muscles):
+            for phase in attrs["phases"] or ["any"]:
+                for stage in attrs["stages"] or ["any"]:
+                    out.add("contraindicated",
+                            _edge_origin(exercise_id, CONTRAINDICATED_FOR, injury, attrs),
+                            exercise=exercise_id, injury=injury, reason=attrs["reason"],
+                            phase=phase, stage=stage, category=exercise.category)
+    for muscle in sorted(kb.muscles):
         attrs = kb.muscles[muscle]
         out.add("muscle", _node_origin(kb, muscle), id=muscle, region=attrs.region, kind=attrs.kind)
         for other, edge in out_edges(graph, muscle, OPPOSES):
-            if other in muscles:
-                out.add("opposes", _edge_origin(muscle, OPPOSES, other, edge), muscle=muscle,
-                        other=other)
+            out.add("opposes", _edge_origin(muscle, OPPOSES, other, edge), muscle=muscle,
+                    other=other)
     return out
 
 
-def consult(kb: KnowledgeBase, profile: Profile, *, extra_exercises: Iterable[str] = ()
-            ) -> Consultation:
+class Reasoner:
+    """The resident reasoner of one knowledge base: one experta engine holding every rule, and
+    the knowledge base's graph facts, which are the same for every consultation."""
+
+    def __init__(self, kb: KnowledgeBase) -> None:
+        rules = kb.rules
+        self.engine = rules.engine()
+        self.static = static_declarations(kb, rules.graph_kinds())
+
+    def consult(self, kb: KnowledgeBase, profile: Profile) -> Consultation:
+        start = profile_declarations(kb, profile)
+        engine = self.engine
+        collecting = gc.isenabled()
+        gc.disable()  # a run makes many short-lived objects and no cycles worth chasing mid-run
+        try:
+            engine.reset()
+            engine.clear_records()
+            for fact in self.static.facts.values():
+                engine.declare(fact)
+            for fact in start.facts.values():
+                engine.declare(fact)
+            engine.run()
+        finally:
+            if collecting:
+                gc.enable()
+        facts = {**self.static.facts, **start.facts, **engine.asserted}
+        origins = {**self.static.origins, **start.origins}
+        return Consultation(facts=facts, origins=origins, support=engine.support,
+                            firings=engine.firings)
+
+
+def consult(kb: KnowledgeBase, profile: Profile) -> Consultation:
     """Run the rules of `kb` over `profile` and return working memory with its justifications.
 
-    Only the rules that can fire for this profile go into the Rete network, and only the graph
-    facts those rules mention are declared (CompiledRules.firable explains why this changes
-    no conclusion); engines are built once per set of rules and reused. `extra_exercises` are
-    declared even if the profile does not reach them (why-not uses this to see which rules
-    would exclude an exercise).
+    Working memory starts from every graph fact some rule can match and the profile's facts,
+    so `advise`, `why` and `why-not` reason over exactly the same facts.
     """
-    start = declarations(kb, profile, extra_exercises)
-    engine = start.engine
-    collecting = gc.isenabled()
-    gc.disable()  # a run makes many short-lived objects and no cycles worth chasing mid-run
-    try:
-        engine.reset()
-        engine.clear_records()
-        for fact in start.facts.values():
-            engine.declare(fact)
-        engine.run()
-    finally:
-        if collecting:
-            gc.enable()
-    facts = dict(start.facts)
-    facts.update(engine.asserted)
-    return Consultation(facts=facts, origins=start.origins, support=engine.support,
-                        firings=engine.firings)
+    return kb.reasoner.consult(kb, profile)
 
 
+__all__ = ["Consultation", "Firing", "Origin", "Reasoner", "RecordingEngine", "Support", "consult",
+           "fact_kind_of", "profile_declarations", "static_declarations", "trace_records"]
 
 
-__all__ = ["Consultation", "Firing", "Origin", "RecordingEngine", "Support", "consult",
-           "declarations", "fact_kind_of", "relevant", "trace_records"]
-
-
-def trace_records(consultation: Consultation) -> list[dict[str, Any]]:
+def trace_records(consultation: Consultation) -> list[TraceStep]:
     """The forward-chaining trace as data: each firing with the facts matched and asserted."""
     return [{"step": f.step, "rule": f.rule,
              "matched": [describe(consultation.facts[k]) for k in f.matched],

@@ -15,6 +15,7 @@ from kbrun.engine.schema import (
 if TYPE_CHECKING:
     import networkx as nx
 
+    from kbrun.engine.inference import Reasoner
     from kbrun.engine.rules import CompiledRules
 
 
@@ -29,7 +30,7 @@ class KnowledgeBase:
     fingerprint: str = ""
     advice_cache: dict[Any, Any] = field(default_factory=dict, repr=False, compare=False)
 
-    _DERIVED = ("rules", "_aliases", "settings")
+    _DERIVED = ("rules", "reasoner", "_aliases", "settings")
 
     def __getstate__(self) -> dict[str, Any]:
         """Pickle the validated data and the graph: compiled rules and caches are rebuilt."""
@@ -170,6 +171,14 @@ class KnowledgeBase:
         from kbrun.engine.rules import compile_rules
 
         return compile_rules(self)
+
+    @cached_property
+    def reasoner(self) -> Reasoner:
+        """The resident reasoner: every rule in one engine, with the graph's facts (built on
+        first use)."""
+        from kbrun.engine.inference import Reasoner
+
+        return Reasoner(self)
 
     @cached_property
     def settings(self) -> dict[str, list[str]]:

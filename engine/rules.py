@@ -10,7 +10,10 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from kbrun.engine._experta import AS, MATCH, NOT, TEST, KnowledgeEngine, P, Rule
-from kbrun.engine.errors import KbError, Loc, RuleError, UnknownId, did_you_mean
+from kbrun.engine.errors import KbError, KbrunError, Loc, RuleError, UnknownId, did_you_mean
+from kbrun.engine.conclusions import KINDS as CONCLUSION_KINDS
+from kbrun.engine.dose import ACTION_FIELDS as DOSE_ACTION_FIELDS
+from kbrun.engine.dose import fact_fields as dose_fact_fields
 from kbrun.engine.facts import (
     BUILTIN, CATEGORIES, REGIONS, FactKindDef, fact_class, fact_kinds, make_fact,
 )
@@ -28,16 +31,17 @@ OPERATORS: dict[str, Callable[[Any, Any], bool]] = {
     "in": lambda a, b: a in b, "not-in": lambda a, b: a not in b,
 }
 TEST_EXPR = re.compile(r"^\s*(\S+)\s*(==|!=|<=|>=|<|>)\s*(\S+)\s*$")
-ACTIONS = ("assert", "recommend", "exclude", "dose", "warn")
-DOSE_SELECTORS = ("exercise", "category", "pattern", "loadable", "unilateral")
-DOSE_FIELDS = ("sets", "reps", "hold_s", "load", "tempo", "rest_s", "sessions_per_week",
-               "max_sets", "max_load", "follows", "priority", "note")
+# action -> the conclusion kind it asserts (engine/conclusions.py); `assert` names its kind
+VERB_KINDS = {k.verb: k.name for k in CONCLUSION_KINDS.values() if k.verb != "assert"}
+ACTIONS = ("assert", *VERB_KINDS)
+ASSERTABLE = ("conclusion", "knowledge-base")   # the origins of the kinds `assert` may name
+NUMERIC = ("number", "whole")
 
 
 class RuleCompileErrors(KbError):
     """Every error found while compiling the rules."""
 
-    def __init__(self, errors: list[KbError]):
+    def __init__(self, errors: list[KbrunError]):
         super().__init__(errors[0].message, loc=errors[0].loc, suggestion=errors[0].suggestion)
         self.errors = errors
 
@@ -51,6 +55,14 @@ def is_var(value: Any) -> bool:
     return isinstance(value, str) and VAR.match(value) is not None
 
 
+def var_of(value: str) -> str:
+    """The name of the variable `$name` (the value must be one: see is_var)."""
+    match = VAR.match(value)
+    if match is None:
+        raise ValueError(f"{value!r} is not a variable")
+    return match.group(1)
+
+
 # -- actions, as data ----------------------------------------------------------------------------
 
 @dataclass(frozen=True)
@@ -61,7 +73,7 @@ class Expr:
     product: bool = False
 
     def evaluate(self, bindings: dict[str, Any]) -> Any:
-        values = [bindings[VAR.match(p).group(1)] if is_var(p) else p for p in self.parts]
+        values = [bindings[var_of(p)] if is_var(p) else p for p in self.parts]
         if not self.product:
             return values[0]
         result = 1.0
@@ -116,63 +128,21 @@ class CompiledRules:
 
     rules: dict[str, CompiledRule]
     kinds: dict[str, FactKindDef]
-    anchors: frozenset[str]              # ids named literally in rule conditions
     engine_base: type = field(repr=False, default=KnowledgeEngine)
-    _engines: dict[frozenset[str], Any] = field(repr=False, default_factory=dict)
 
-    def firable(self, profile_facts: list[tuple[str, dict[str, Any]]]) -> frozenset[str]:
-        """The rules that can possibly fire for these profile facts.
-
-        A rule needs every positive pattern matched. A pattern on a profile kind with literal
-        fields (`phase: {id: taper}`) needs a profile fact with those values; a pattern on a
-        derived or action kind needs a firable rule that asserts that kind; graph facts are
-        assumed present. Iterated to a fixpoint. A rule left out could never have fired, so
-        leaving it out of the Rete network changes no conclusion - it only saves work.
-        """
-        have: dict[str, list[dict[str, Any]]] = {}
-        for kind, fields in profile_facts:
-            have.setdefault(kind, []).append(fields)
-        produced: set[str] = set()
-        firable: set[str] = set()
-        changed = True
-        while changed:
-            changed = False
-            for rule_id, rule in self.rules.items():
-                if rule_id in firable or not self._satisfiable(rule, have, produced):
-                    continue
-                firable.add(rule_id)
-                produced |= rule.produces
-                changed = True
-        return frozenset(firable)
-
-    def _satisfiable(self, rule: CompiledRule, have: dict[str, list[dict[str, Any]]],
-                     produced: set[str]) -> bool:
-        for kind, literals in rule.requires:
-            origin = self.kinds[kind].origin
-            if origin == "graph":
-                continue
-            if origin == "profile":
-                if not any(all(f.get(k) == v for k, v in literals) for f in have.get(kind, [])):
-                    return False
-            elif kind not in produced:
-                return False
-        return True
-
-    def graph_kinds(self, rule_ids: frozenset[str]) -> frozenset[str]:
-        """The graph fact kinds these rules mention (the only ones worth declaring)."""
-        return frozenset(k for r in rule_ids for k in self.rules[r].mentions
+    def graph_kinds(self) -> frozenset[str]:
+        """The graph fact kinds some rule mentions: the only ones worth declaring."""
+        return frozenset(k for rule in self.rules.values() for k in rule.mentions
                          if self.kinds[k].origin == "graph")
 
-    def engine_for(self, rule_ids: frozenset[str]) -> Any:
-        """An experta engine holding just these rules, built once and then reused."""
-        engine = self._engines.get(rule_ids)
-        if engine is None:
-            members = {f"rule_{i:04d}": self.rules[r].experta_rule()
-                       for i, r in enumerate(sorted(rule_ids))}
-            members["matched_kinds"] = frozenset(k for r in rule_ids for k in self.rules[r].mentions)
-            engine = type("CompiledKbEngine", (self.engine_base,), members)()
-            self._engines[rule_ids] = engine
-        return engine
+    def engine(self) -> Any:
+        """A new experta engine holding every rule of the knowledge base (experta binds a Rule
+        to one engine, so each call compiles the network afresh; callers keep the engine)."""
+        members: dict[str, Any] = {f"rule_{i:04d}": self.rules[r].experta_rule()
+                                   for i, r in enumerate(sorted(self.rules))}
+        members["matched_kinds"] = frozenset(k for rule in self.rules.values()
+                                             for k in rule.mentions)
+        return type("CompiledKbEngine", (self.engine_base,), members)()
 
 
 # -- compiling -----------------------------------------------------------------------------------
@@ -186,7 +156,7 @@ class _RuleCompiler:
         self.kinds = kinds
         self.spec = spec
         self.raw = raw
-        self.errors: list[KbError] = []
+        self.errors: list[KbrunError] = []
         self.bound: set[str] = set()
         self.types: dict[str, str] = {}     # variable -> field type where it was bound
         self.anchors: set[str] = set()
@@ -198,9 +168,10 @@ class _RuleCompiler:
 
     # errors
     def _loc(self, section: str, index: int | None = None) -> Loc:
-        node = self.raw.get(section)
+        node: Any = self.raw.get(section)
         if index is not None and hasattr(node, "loc_of"):
-            return node.loc_of(index)
+            loc: Loc = node.loc_of(index)
+            return loc
         return self.raw.loc_of(section)
 
     def error(self, message: str, loc: Loc, suggestion: str | None = None) -> None:
@@ -217,7 +188,7 @@ class _RuleCompiler:
         where it is written, so it can use only variables bound above it, and authors control
         the join order - the most selective pattern first is the fastest."""
         conditions: list[Any] = []
-        self.bound_anywhere = {VAR.match(v).group(1) for item in self.spec.when
+        self.bound_anywhere = {var_of(v) for item in self.spec.when
                                if isinstance(item, dict) and len(item) == 1
                                and next(iter(item)) not in ("not", "test")
                                for body in item.values() if isinstance(body, dict)
@@ -302,7 +273,7 @@ class _RuleCompiler:
                    negated: bool) -> Any:
         ftype = definition.fields[name]
         if is_var(value):
-            var = VAR.match(value).group(1)
+            var = var_of(value)
             if negated and var not in self.bound and var in self.bound_anywhere:
                 self.error(f"variable '${var}' in 'not' is bound only below it", loc,
                            suggestion="move the 'not' below the pattern that binds it")
@@ -324,7 +295,7 @@ class _RuleCompiler:
                 self.unknown("operator", op, [*OPERATORS, "not"], loc)
                 return None
             if is_var(operand):
-                var = VAR.match(operand).group(1)
+                var = var_of(operand)
                 hidden = f"h{self._hidden}"
                 self._hidden += 1
                 self._pending_tests.append(_make_test([hidden, var_name(var)],
@@ -344,11 +315,21 @@ class _RuleCompiler:
         return value
 
     def literal(self, definition: FactKindDef, name: str, value: Any, loc: Loc) -> None:
-        """Check a literal against the field's type (ids must exist)."""
+        """Check a literal against the field's type (ids must exist) and allowed values."""
         ftype = definition.fields[name]
         if ftype == "number":
             if isinstance(value, bool) or not isinstance(value, (int, float)):
                 self.error(f"field '{name}' of '{definition.name}' is a number, not {value!r}", loc)
+        elif ftype == "whole":
+            if isinstance(value, bool) or not isinstance(value, int):
+                self.error(f"field '{name}' of '{definition.name}' is a whole number, not "
+                           f"{value!r}", loc)
+        elif ftype == "text":
+            if not isinstance(value, str):
+                self.error(f"field '{name}' of '{definition.name}' is text, not {value!r}", loc,
+                           suggestion=f"write it in quotes: '\"{value}\"'")
+            elif name in definition.choices and value not in definition.choices[name]:
+                self.unknown(f"{definition.name} {name}", value, definition.choices[name], loc)
         elif ftype == "bool":
             if not isinstance(value, bool):
                 self.error(f"field '{name}' of '{definition.name}' is true or false, not {value!r}",
@@ -403,7 +384,7 @@ class _RuleCompiler:
         values: list[Any] = []
         for part in parts:
             if is_var(part):
-                var = VAR.match(part).group(1)
+                var = var_of(part)
                 self._used(var, loc)
                 names.append(var_name(var))
                 values.append(None)
@@ -416,7 +397,9 @@ class _RuleCompiler:
             return None
         check = OPERATORS[op]
 
-        def evaluate(bound: dict[str, Any], _n=tuple(names), _v=tuple(values), _c=check) -> bool:
+        def evaluate(bound: dict[str, Any], _n: tuple[str, ...] = tuple(names),
+                     _v: tuple[Any, ...] = tuple(values),
+                     _c: Callable[[Any, Any], bool] = check) -> bool:
             a, b = (bound[n] if n else v for n, v in zip(_n, _v))
             return _safe(_c, a, b)
 
@@ -434,43 +417,47 @@ class _RuleCompiler:
         if not isinstance(body, dict):
             self.error(f"'{verb}' takes a mapping of fields", loc)
             return None
-        if verb == "assert":
-            if len(body) != 1:
-                self.error("'assert' takes one fact such as {suspect: {injury: $i}}", loc)
-                return None
-            (kind, fields), = body.items()
-            if kind not in self.kinds:
-                self.unknown("fact kind", kind, self.kinds, loc)
-                return None
-            if self.kinds[kind].origin in ("profile", "graph", "action"):
-                self.error(f"'{kind}' facts come from the "
-                           f"{self.kinds[kind].origin}; rules may only assert knowledge-base "
-                           "fact kinds (declared under 'facts:')", loc)
-                return None
-            return self._fact_action(verb, kind, fields or {}, loc, required=())
-        if verb == "recommend":
-            return self._fact_action(verb, "recommendation", body, loc,
-                                     required=("exercise", "weight", "reason"))
-        if verb == "exclude":
-            return self._fact_action(verb, "exclusion", body, loc, required=("exercise", "reason"))
-        if verb == "warn":
-            return self._fact_action(verb, "warning", body, loc, required=("kind", "message"))
-        return self._dose_action(body, loc)
+        if verb != "assert":
+            kind = VERB_KINDS[verb]
+            if kind == "dose":
+                return self._dose_action(body, loc)
+            return self._fact_action(verb, kind, body, loc)
+        if len(body) != 1:
+            self.error("'assert' takes one fact such as {suspect: {injury: $i}}", loc)
+            return None
+        (kind, fields), = body.items()
+        if kind not in self.kinds:
+            self.unknown("fact kind", kind, self.kinds, loc)
+            return None
+        origin = self.kinds[kind].origin
+        if origin not in ASSERTABLE:
+            own_verb = next((v for v, k in VERB_KINDS.items() if k == kind), None)
+            self.error(f"'{kind}' facts come from the {origin}; 'assert' takes a conclusion kind "
+                       "or one declared under 'facts:'", loc,
+                       suggestion=f"write '{own_verb}: {{...}}' instead" if own_verb else None)
+            return None
+        return self._fact_action(verb, kind, fields or {}, loc)
 
-    def _fact_action(self, verb: str, kind: str, fields: Any, loc: Loc,
-                     required: tuple[str, ...]) -> Action | None:
+    def _fact_action(self, verb: str, kind: str, fields: Any, loc: Loc) -> Action | None:
+        """An action asserting a `kind` fact, checked against the kind's typed definition: every
+        field it requires given, no field it lacks, each value of the field's type."""
         definition = self.kinds[kind]
         if not isinstance(fields, dict):
             self.error(f"the fields of '{kind}' must be a mapping", loc)
             return None
-        missing = [name for name in (required or definition.fields) if name not in fields]
+        missing = [name for name in definition.fields
+                   if name not in definition.optional and name not in fields]
         if missing:
-            self.error(f"'{verb}' needs {', '.join(repr(m) for m in missing)}", loc)
+            self.error(f"'{verb}' needs {', '.join(repr(m) for m in missing)}", loc,
+                       suggestion="add " + ", ".join(f"{m}: <{definition.fields[m]}>"
+                                                     for m in missing)
+                       + f" ('{kind}' has {_field_list(definition)})")
         built: list[tuple[str, Expr | str]] = []
         for name, value in fields.items():
             field_loc = fields.loc_of(name) if hasattr(fields, "loc_of") else loc
             if name not in definition.fields:
                 self.unknown("field", name, definition.fields, field_loc)
+                self.errors[-1].message += f" ('{kind}' has {_field_list(definition)})"
                 continue
             built.append((name, self.value(definition, name, value, field_loc)))
         return Action(verb, kind, tuple(built))
@@ -482,64 +469,101 @@ class _RuleCompiler:
                 self.error(f"a list multiplies numbers, but '{name}' is {ftype}", loc)
             for part in value:
                 if is_var(part):
-                    self._used(VAR.match(part).group(1), loc)
+                    self._used(var_of(part), loc)
+                    self._fits("number", definition, name, var_of(part), loc)
                 elif isinstance(part, bool) or not isinstance(part, (int, float)):
                     self.error(f"cannot multiply {part!r}", loc)
             return Expr(tuple(value), product=True)
         if is_var(value):
-            self._used(VAR.match(value).group(1), loc)
+            var = var_of(value)
+            self._used(var, loc)
+            self._fits(ftype, definition, name, var, loc)
             return Expr((value,))
-        if isinstance(value, str) and ftype == "text":
+        if isinstance(value, str) and ftype == "text" and TEMPLATE_VAR.search(value):
             for var in TEMPLATE_VAR.findall(value):
                 self._used(var, loc)
             return value
         self.literal(definition, name, value, loc)
-        return Expr((value,))
+        return value if isinstance(value, str) and ftype == "text" else Expr((value,))
+
+    def _fits(self, want: str, definition: FactKindDef, name: str, var: str, loc: Loc) -> None:
+        """Check that a variable holds what a field takes: a number for a number, true or false
+        for a flag, an id of the same kind for an id, a region for a region. A variable bound to
+        a plain text or id field may hold anything, and any value reads as text."""
+        have = self.types.get(var)
+        if have is None or have in ("text", "id") or want in ("text", "id"):
+            if want in ("text", "id") and (have in NUMERIC or have == "bool"):
+                self.error(f"variable '${var}' holds a {have}, but field '{name}' of "
+                           f"'{definition.name}' is {want}", loc,
+                           suggestion=f"write it as text: '\"{{{var}}}\"'")
+            return
+        if have == want or (have in NUMERIC and want in NUMERIC):
+            return
+        self.error(f"variable '${var}' holds a {have}, but field '{name}' of "
+                   f"'{definition.name}' is {want}", loc,
+                   suggestion=f"bind '${var}' to a {want} field, or use another variable")
 
     def _dose_action(self, body: dict[str, Any], loc: Loc) -> Action | None:
-        known = (*DOSE_SELECTORS, *DOSE_FIELDS)
-        fields: dict[str, Any] = {name: "any" for name in DOSE_SELECTORS}
+        """A `dose` action, checked against engine/dose.py's ACTION_FIELDS; it asserts the
+        `dose` fact that `dose.fact_fields` makes of it."""
+        given: dict[str, Any] = {}
         for name, value in body.items():
             field_loc = body.loc_of(name) if hasattr(body, "loc_of") else loc
-            if name not in known:
-                self.unknown("dose field", name, known, field_loc)
+            if name not in DOSE_ACTION_FIELDS:
+                self.unknown("dose field", name, DOSE_ACTION_FIELDS, field_loc)
                 continue
-            if name in ("reps", "hold_s", "sessions_per_week"):
-                span = [value, value] if isinstance(value, int) else value
-                if not (isinstance(span, list) and len(span) == 2
-                        and all(isinstance(v, int) and not isinstance(v, bool) for v in span)
-                        and span[0] <= span[1]):
-                    self.error(f"'{name}' is a whole number or [min, max]", field_loc)
-                    continue
-                prefix = {"reps": "reps", "hold_s": "hold", "sessions_per_week": "sessions"}[name]
-                fields[f"{prefix}_min"], fields[f"{prefix}_max"] = span
-            elif name == "exercise":
-                if is_var(value):
-                    self._used(VAR.match(value).group(1), field_loc)
-                elif value not in self.kb.exercises:
-                    self.unknown("exercise", value, self.kb.exercises, field_loc)
-                fields[name] = value
-            elif name == "category" and value not in CATEGORIES:
-                self.unknown("category", value, CATEGORIES, field_loc)
-            elif name in ("load", "max_load") and value not in LOAD_RANK:
-                self.unknown("load", value, LOAD_RANK, field_loc)
-            elif name == "follows" and value not in self.kb.claims:
-                self.unknown("claim", value, self.kb.claims, field_loc)
-            elif name in ("loadable", "unilateral"):
-                if not isinstance(value, bool):
-                    self.error(f"'{name}' is true or false", field_loc)
-                fields[name] = "yes" if value else "no"
-                continue
-            elif name in ("sets", "max_sets", "rest_s", "priority") and (
-                    isinstance(value, bool) or not isinstance(value, int)):
-                self.error(f"'{name}' is a whole number, not {value!r}", field_loc)
-                continue
-            if name not in ("exercise", "loadable", "unilateral"):
-                fields[name] = value
-        fields.setdefault("priority", self.spec.salience)
-        built = tuple((name, Expr((value,)) if not isinstance(value, str) or is_var(value)
-                       else value) for name, value in fields.items())
+            if self._dose_value(name, DOSE_ACTION_FIELDS[name], value, field_loc):
+                given[name] = value
+        fields = dose_fact_fields(given, self.spec.salience)
+        built = tuple((name, value if isinstance(value, str) and not is_var(value)
+                       else Expr((value,))) for name, value in fields.items())
         return Action("dose", "dose", built)
+
+    def _dose_value(self, name: str, ftype: str, value: Any, loc: Loc) -> bool:
+        """Check one field of a `dose` action against its type; False when it is wrong."""
+        whole = isinstance(value, int) and not isinstance(value, bool)
+        if ftype == "span":
+            span = [value, value] if whole else value
+            if not (isinstance(span, list) and len(span) == 2
+                    and all(isinstance(v, int) and not isinstance(v, bool) for v in span)
+                    and span[0] <= span[1]):
+                self.error(f"'{name}' is a whole number or [min, max], not {value!r}", loc,
+                           suggestion=f"e.g. '{name}: [8, 12]', the smaller number first")
+                return False
+        elif ftype == "whole" and not whole:
+            self.error(f"'{name}' is a whole number, not {value!r}", loc,
+                       suggestion=f"e.g. '{name}: 3'")
+            return False
+        elif ftype == "bool" and not isinstance(value, bool):
+            self.error(f"'{name}' is true or false, not {value!r}", loc)
+            return False
+        elif ftype == "load" and value not in LOAD_RANK:
+            self.unknown("load", value, LOAD_RANK, loc)
+        elif ftype == "category" and value not in CATEGORIES:
+            self.unknown("category", value, CATEGORIES, loc)
+        elif ftype == "pattern" and value not in {e.pattern for e in self.kb.exercises.values()}:
+            self.unknown("pattern", value, {e.pattern for e in self.kb.exercises.values()}, loc)
+        elif ftype == "id:claim" and value not in self.kb.claims:
+            self.unknown("claim", value, self.kb.claims, loc)
+        elif ftype == "id:exercise":
+            if is_var(value):
+                self._used(var_of(value), loc)
+            elif value not in self.kb.exercises:
+                self.unknown("exercise", value, self.kb.exercises, loc)
+        elif ftype == "text":
+            if not isinstance(value, str):
+                self.error(f"'{name}' is text, not {value!r}", loc,
+                           suggestion=f"write it in quotes: '\"{value}\"'")
+                return False
+            for var in TEMPLATE_VAR.findall(value):
+                self._used(var, loc)
+        return True
+
+
+def _field_list(definition: FactKindDef) -> str:
+    """`muscle (id:muscle), weight (number), cause (text)`, optional fields marked."""
+    return ", ".join(f"{name} ({ftype}{', optional' if name in definition.optional else ''})"
+                     for name, ftype in definition.fields.items())
 
 
 def _number(text: Any) -> Any:
@@ -587,7 +611,7 @@ def _rhs(rule: CompiledRule) -> Callable[..., None]:
 
 
 def compile_rule(kb: KnowledgeBase, kinds: dict[str, FactKindDef], spec: RuleSpec,
-                 raw: LineDict) -> tuple[CompiledRule | None, list[KbError], set[str]]:
+                 raw: LineDict) -> tuple[CompiledRule | None, list[KbrunError], set[str]]:
     """Compile one rule; returns it (None on error), the errors, and the ids it names."""
     compiler = _RuleCompiler(kb, kinds, spec, raw)
     compiled = compiler.compile()
@@ -602,12 +626,17 @@ def compile_rules(kb: KnowledgeBase) -> CompiledRules:
     from kbrun.engine.inference import RecordingEngine
 
     kinds = fact_kinds(kb)
-    errors: list[KbError] = []
+    errors: list[KbrunError] = []
     for name in kb.fact_kinds:
         if name in BUILTIN:
-            errors.append(RuleError(f"fact kind '{name}' is built in and cannot be redefined",
-                                    loc=kb.raw[name].loc_of("id"),
-                                    suggestion="choose another name"))
+            builtin = kinds[name] = BUILTIN[name]   # rules are checked against the engine's own
+            owner = ("the engine reads it back (engine/conclusions.py)"
+                     if builtin.origin in ("conclusion", "action") else f"from the {builtin.origin}")
+            errors.append(RuleError(
+                f"fact kind '{name}' is built in ({owner}) and cannot be redefined",
+                loc=kb.raw[name].loc_of("id"),
+                suggestion=f"remove this entry - rules use '{name}' with its fields "
+                           f"{_field_list(builtin)} - or give yours another name"))
     compiled: dict[str, CompiledRule] = {}
     anchors: set[str] = set()
     for rule_id, spec in kb.rule_specs.items():
@@ -618,6 +647,5 @@ def compile_rules(kb: KnowledgeBase) -> CompiledRules:
             compiled[rule_id] = rule
     if errors:
         raise RuleCompileErrors(errors)
-    return CompiledRules(rules=compiled, kinds=kinds, anchors=frozenset(anchors),
-                         engine_base=RecordingEngine)
+    return CompiledRules(rules=compiled, kinds=kinds, engine_base=RecordingEngine)
 
