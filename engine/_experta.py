@@ -248,7 +248,8 @@ class _Alpha:
                     if (False, key) in context and context[(False, key)] == value:
                         return
             context = {**context, **match}
-        _call_all(self.children, valid, data, context)
+        for child in self.children:
+            child(valid, data, context)
 
 
 def _fact_test(check: Any) -> Callable[[Any], Any]:
@@ -330,7 +331,8 @@ class _Join:
         for k, v in other_context.items():
             if not isinstance(k, tuple):
                 joined[k] = v
-        _call_all(self.children, valid, data, joined)
+        for child in self.children:
+            child(valid, data, joined)
 
 
 class _Not:
@@ -391,6 +393,22 @@ class _Not:
                     _call_all(self.children, False, other.data, other_context)
 
 
+if SNAPSHOTS:
+    class _Activation(Activation):  # type: ignore[misc]
+        """experta's Activation with its hash computed once: experta hashes an activation each
+        time it is looked up in a conflict set or the agenda's bookkeeping, rebuilding two
+        frozensets and hashing the rule's conditions every time. Its facts, context and rule
+        never change after it is made (only its sort key is set later, which the hash ignores),
+        so the cached hash is the one experta would compute."""
+
+        def __init__(self, rule: Any, facts: Any, context: Any) -> None:
+            super().__init__(rule, facts, context)
+            self.cached_hash = super().__hash__()
+
+        def __hash__(self) -> int:
+            return self.cached_hash  # type: ignore[no-any-return]
+
+
 class _ConflictSet:
     """experta's ConflictSetNode: the activations of one rule added and removed since the
     matcher last collected them. It tells the matcher when it has any, so that `changes()`
@@ -421,8 +439,8 @@ class _ConflictSet:
         self.shared = True
 
     def _activation(self, info: Any) -> Any:
-        return Activation(self.rule, frozenset(info.data),
-                          {k: v for k, v in info.context if isinstance(k, str)})
+        return _Activation(self.rule, frozenset(info.data),
+                           {k: v for k, v in info.context if isinstance(k, str)})
 
     def activate(self, valid: bool, data: Data, context: Context) -> None:
         info = _info(data, context)
@@ -433,7 +451,7 @@ class _ConflictSet:
                 return
             self.memory.add(info)
             activation = self._activation(info)
-            if activation in self.removed:
+            if self.removed and activation in self.removed:
                 self.removed.remove(activation)
             else:
                 self.added.add(activation)
@@ -442,7 +460,7 @@ class _ConflictSet:
             # was never made is an error in experta, and so it is here
             self.memory.remove(info)
             activation = self._activation(info)
-            if activation in self.added:
+            if self.added and activation in self.added:
                 self.added.remove(activation)
             else:
                 self.removed.add(activation)
@@ -473,7 +491,10 @@ class _Bus:
         route = self.routes.get(type(fact))
         if route is None:
             route = self.routes[type(fact)] = self._route(type(fact))
-        _call_all(route, valid, frozenset((fact,)), {})
+        data: Data = frozenset((fact,))
+        context: Context = {}
+        for callback in route:
+            callback(valid, data, context)
 
     def _route(self, fact_type: type) -> list[Callback]:
         route: list[Callback] = []
