@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 if TYPE_CHECKING:
+    from kbrun.engine import contract
     from kbrun.engine.inference import Consultation
     from kbrun.engine.profile import Profile
+    from kbrun.engine.schema import Category, Load
 
 
 @dataclass(frozen=True)
@@ -18,7 +20,7 @@ class Finding:
     rules: tuple[str, ...]
     causes: tuple[str, ...] = ()
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_dict(self) -> contract.Finding:
         return {"kind": self.kind, "id": self.id, "certainty": self.certainty,
                 "rules": list(self.rules), "causes": list(self.causes)}
 
@@ -29,7 +31,7 @@ class Prescription:
     reps_min: int | None
     reps_max: int | None
     per_side: bool
-    load: str
+    load: Load
     tempo: str | None
     rest_s: int | None
     sessions_per_week: int
@@ -39,8 +41,8 @@ class Prescription:
     frequency: str | None = None     # a protocol's own frequency, e.g. "twice a day, every day"
     effort: str | None = None        # how hard, in words (a protocol's "about 70 % of maximal")
 
-    def to_dict(self) -> dict[str, Any]:
-        data: dict[str, Any] = {
+    def to_dict(self) -> contract.Prescription:
+        data: contract.Prescription = {
             "sets": self.sets, "reps_min": self.reps_min, "reps_max": self.reps_max,
             "per_side": self.per_side, "load": self.load, "tempo": self.tempo,
             "rest_s": self.rest_s, "sessions_per_week": self.sessions_per_week,
@@ -105,12 +107,12 @@ class Recommendation:
     selection_note: str | None = None
     cues: list[str] = field(default_factory=list)
     section: str = "main"            # the session part it is performed in (kb/session.yaml)
-    category: str = "strength"       # its role: strength, isometric, plyometric, balance, ...
+    category: Category = "strength"  # its role: strength, isometric, plyometric, balance, ...
     protocol: str | None = None      # the rehabilitation protocol it belongs to, if any
     stage: str | None = None         # the injury stage that protocol was chosen for
     slot: bool = True                # counts toward --limit (warm-up and mobility do not)
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_dict(self) -> contract.Recommendation:
         return {"rank": self.rank, "exercise": self.exercise, "name": self.name,
                 "section": self.section, "category": self.category, "slot": self.slot,
                 "score": self.score, "prescription": self.prescription.to_dict(),
@@ -137,7 +139,7 @@ class Avoid:
     reasons: tuple[str, ...] = ()
     kind: str = "safety"             # safety | availability (equipment, level)
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_dict(self) -> contract.Avoid:
         return {"exercise": self.exercise, "name": self.name, "reason": self.reason,
                 "rules": list(self.rules), "kind": self.kind}
 
@@ -149,7 +151,7 @@ class Warning:
     rules: tuple[str, ...] = ()
     urgent: bool = False
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_dict(self) -> contract.Warning:
         return {"kind": self.kind, "message": self.message, "urgent": self.urgent,
                 "rules": list(self.rules)}
 
@@ -162,7 +164,7 @@ class Section:
     name: str
     exercises: tuple[str, ...]
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_dict(self) -> contract.Section:
         return {"id": self.id, "name": self.name, "exercises": list(self.exercises)}
 
 
@@ -177,7 +179,7 @@ class FollowedProtocol:
     summary: str
     sources: tuple[str, ...]
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_dict(self) -> contract.FollowedProtocol:
         return {"id": self.id, "name": self.name, "injury": self.injury, "stage": self.stage,
                 "summary": self.summary, "sources": list(self.sources)}
 
@@ -189,7 +191,7 @@ class ScheduleNote:
     rule: str
     sources: tuple[str, ...]
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_dict(self) -> contract.ScheduleNote:
         return {"note": self.note, "follows": self.follows, "rule": self.rule,
                 "sources": list(self.sources)}
 
@@ -242,12 +244,13 @@ class Advice:
     def avoided(self, exercise: str) -> Avoid | None:
         return next((a for a in self.avoid if a.exercise == exercise), None)
 
-    def to_dict(self, *, trace: bool = False) -> dict[str, Any]:
+    def to_dict(self, *, trace: bool = False) -> contract.Advice:
         """The JSON contract of `kbrun advise --format json` (SPEC.md)."""
         from kbrun.engine.inference import trace_records
 
-        data: dict[str, Any] = {
-            "profile": self.profile.to_dict(),
+        data: contract.Advice = {
+            # Profile.to_dict is built with dataclasses.asdict, which mypy sees as untyped
+            "profile": cast("contract.Profile", self.profile.to_dict()),
             "findings": [f.to_dict() for f in self.findings],
             "recommendations": [r.to_dict() for r in self.recommendations],
             "avoid": [a.to_dict() for a in self.avoid],

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from collections import Counter
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from kbrun.engine.errors import UnknownId
 from kbrun.engine.graph import source_ids
 
 if TYPE_CHECKING:
+    from kbrun.engine import contract
     from kbrun.engine.knowledge import KnowledgeBase
 
 # `kbrun kb list KIND` names -> entry kind
@@ -38,7 +39,7 @@ _COLUMNS = {
 }
 
 
-def list_entries(kb: KnowledgeBase, kind_name: str) -> list[dict[str, Any]]:
+def list_entries(kb: KnowledgeBase, kind_name: str) -> list[contract.KbListRow]:
     """One row per entry of a kind: id, name, and the attributes that tell entries apart."""
     if kind_name not in LISTABLE:
         raise UnknownId("kind", kind_name, LISTABLE, context="kb list")
@@ -54,10 +55,12 @@ def list_entries(kb: KnowledgeBase, kind_name: str) -> list[dict[str, Any]]:
         if "sources" in data:
             row["sources"] = [s["id"] for s in data["sources"]]
         rows.append(row)
-    return rows
+    # a row's other keys are its kind's columns, which a TypedDict cannot name (mypy lacks
+    # PEP 728): the JSON Schema test checks them
+    return cast("list[contract.KbListRow]", rows)
 
 
-def show_entry(kb: KnowledgeBase, entry_id: str) -> dict[str, Any]:
+def show_entry(kb: KnowledgeBase, entry_id: str) -> contract.KbEntry:
     """An entry with all its attributes, its sources (with titles), and every graph edge that
     leaves or enters it. Rules and fact kinds are shown as written."""
     kind = kb.kind_of(entry_id)
@@ -86,30 +89,32 @@ def show_entry(kb: KnowledgeBase, entry_id: str) -> dict[str, Any]:
             edges.append(_edge(u, v, key, attrs))
     edges.sort(key=lambda e: (e["from"] != entry_id, e["relation"], e["from"], e["to"]))
     result["edges"] = edges
-    return result
+    # the entry's own attributes are open keys (see list_entries)
+    return cast("contract.KbEntry", result)
 
 
-def _source(kb: KnowledgeBase, ref: dict[str, Any]) -> dict[str, Any]:
+def _source(kb: KnowledgeBase, ref: dict[str, Any]) -> contract.SourceRef:
     source = kb.sources.get(ref["id"])
-    item = {"id": ref["id"], "title": source.title if source else None}
+    item: contract.SourceRef = {"id": ref["id"], "title": source.title if source else None}
     if ref.get("quote"):
         item["quote"] = ref["quote"]
     return item
 
 
-def _edge(u: str, v: str, key: str, attrs: dict[str, Any]) -> dict[str, Any]:
-    edge = {"from": u, "relation": key, "to": v, "sources": list(attrs.get("sources", []))}
+def _edge(u: str, v: str, key: str, attrs: dict[str, Any]) -> contract.Edge:
+    edge: dict[str, Any] = {"from": u, "relation": key, "to": v,
+                            "sources": list(attrs.get("sources", []))}
     for name in ("role", "weight", "reason", "phases", "any_of"):
         if name in attrs and attrs[name] not in (None, [], ""):
             edge[name] = attrs[name]
-    return edge
+    return cast("contract.Edge", edge)  # the optional keys are named in a loop
 
 
-def kb_stats(kb: KnowledgeBase) -> dict[str, Any]:
+def kb_stats(kb: KnowledgeBase) -> contract.KbStats:
     """Counts of entries by kind, edges by relation, rules, and how well sourced it all is."""
     graph = kb.graph
     relations = Counter(key for _, _, key in graph.edges(keys=True))
-    cited = Counter()
+    cited: Counter[str] = Counter()
     for kind, table in kb.entries.items():
         for entry in table.values():
             for source in source_ids(getattr(entry, "sources", [])):

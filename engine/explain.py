@@ -13,6 +13,7 @@ from kbrun.engine.graph import source_ids
 from kbrun.engine.session import EVIDENCE_DISCOUNT, build_advice, rules_for
 
 if TYPE_CHECKING:
+    from kbrun.engine import contract
     from kbrun.engine.advice import Advice, Recommendation
     from kbrun.engine.inference import Consultation, FactKey
     from kbrun.engine.knowledge import KnowledgeBase
@@ -31,7 +32,7 @@ class Node:
     sources: list[str] = field(default_factory=list)
     premises: list[Node] = field(default_factory=list)
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_dict(self) -> contract.Node:
         return {"fact": self.fact, "origin": self.origin, "rule": self.rule,
                 "description": self.description,
                 "source": self.sources[0] if self.sources else None, "sources": self.sources,
@@ -76,13 +77,13 @@ class Why:
     rank: int | None
     score: float | None
     derivation: Node | None
-    contributions: list[dict[str, Any]]
+    contributions: list[contract.WhyContribution]
     combination: str
-    dose: list[dict[str, Any]]
+    dose: list[contract.WhyDoseStep]
     ranking: str
     note: str | None = None
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_dict(self) -> contract.Why:
         return {"exercise": self.exercise, "name": self.name, "recommended": self.recommended,
                 "rank": self.rank, "score": self.score,
                 "derivation": self.derivation.to_dict() if self.derivation else None,
@@ -121,6 +122,7 @@ def why(kb: KnowledgeBase, profile: Profile, exercise: str, advice: Advice | Non
     keys.sort(key=lambda k: (-float(consultation.fields(k)["weight"]),
                              str(consultation.fields(k)["reason"])))
     trees = [derivation(kb, consultation, k) for k in keys]
+    contributions: list[contract.WhyContribution]
     contributions = [{"weight": float(consultation.fields(k)["weight"]),
                       "reason": str(consultation.fields(k)["reason"]),
                       "rules": list(rules_for(consultation, k))} for k in keys]
@@ -128,6 +130,7 @@ def why(kb: KnowledgeBase, profile: Profile, exercise: str, advice: Advice | Non
     terms = " x ".join(f"(1 - {w:.3g}{_discount(i)})" for i, w in enumerate(weights))
     combination = (f"score = 1 - {terms} = {rec.score:.4f} (each further piece of evidence "
                    f"counts {EVIDENCE_DISCOUNT:g} times the one before)")
+    dose: list[contract.WhyDoseStep]
     dose = [{"rule": s.rule, "priority": s.priority, "changes": dict(s.changes),
              "follows": s.follows, "note": s.note,
              "sources": source_ids(kb.claims[s.follows].sources) if s.follows
@@ -176,12 +179,12 @@ class WhyNot:
     exercise: str
     name: str
     recommended: bool
-    case: str                        # recommended | excluded | not-a-candidate | ranked-out
-    reasons: list[dict[str, Any]]
-    change: dict[str, Any] | None    # the smallest profile change that brings it in
+    case: contract.WhyNotCase
+    reasons: list[contract.WhyNotReason]
+    change: contract.ProfileChange | None  # the smallest profile change that brings it in
     tried: list[str]                 # the changes that were re-run
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_dict(self) -> contract.WhyNot:
         return {"exercise": self.exercise, "name": self.name, "recommended": self.recommended,
                 "case": self.case, "reasons": self.reasons, "change": self.change,
                 "tried": self.tried}
@@ -209,6 +212,8 @@ def why_not(kb: KnowledgeBase, profile: Profile, exercise: str, *, search: bool 
                       None, [])
     keys = [k for k in consultation.keys_of_kind("exclusion")
             if consultation.fields(k)["exercise"] == exercise]
+    case: contract.WhyNotCase
+    reasons: list[contract.WhyNotReason]
     if keys:
         case = "excluded"
         reasons = [_exclusion_reason(kb, consultation, k) for k in keys]
@@ -226,7 +231,7 @@ def why_not(kb: KnowledgeBase, profile: Profile, exercise: str, *, search: bool 
 
 
 def _exclusion_reason(kb: KnowledgeBase, consultation: Consultation, key: FactKey
-                      ) -> dict[str, Any]:
+                      ) -> contract.ExcludedReason:
     support = consultation.support[key][0]
     spec = kb.rule_specs[support.rule]
     return {"kind": "excluded", "message": str(consultation.fields(key)["reason"]),
@@ -236,7 +241,7 @@ def _exclusion_reason(kb: KnowledgeBase, consultation: Consultation, key: FactKe
             "derivation": derivation(kb, consultation, key).to_dict()}
 
 
-def _ranked_out_reason(advice: Advice, skipped: Any) -> dict[str, Any]:
+def _ranked_out_reason(advice: Advice, skipped: Any) -> contract.RankedOutReason:
     last = advice.slots[-1] if advice.slots else None
     message = f"scored {skipped.score:.4f} but was not picked: {skipped.why}"
     if last is not None:
@@ -250,12 +255,13 @@ def _ranked_out_reason(advice: Advice, skipped: Any) -> dict[str, Any]:
             "last_score": last.score if last else None, "rules": rules}
 
 
-def _missing_links(kb: KnowledgeBase, advice: Advice, exercise: str) -> list[dict[str, Any]]:
+def _missing_links(kb: KnowledgeBase, advice: Advice, exercise: str
+                   ) -> list[contract.WhyNotReason]:
     item = kb.exercises[exercise]
     focus = {f.id for f in advice.findings if f.kind == "focus"}
     wanted = {f.id for f in advice.findings if f.kind == "quality"}
     targets = set(item.targets.primary) | set(item.targets.secondary)
-    reasons = []
+    reasons: list[contract.WhyNotReason] = []
     shared = sorted(targets & focus)
     if not shared:
         reasons.append({"kind": "no-target-in-focus",
@@ -277,7 +283,8 @@ def _missing_links(kb: KnowledgeBase, advice: Advice, exercise: str) -> list[dic
 
 
 def _smallest_change(kb: KnowledgeBase, profile: Profile, exercise: str, case: str,
-                     reasons: list[dict[str, Any]]) -> tuple[dict[str, Any] | None, list[str]]:
+                     reasons: list[contract.WhyNotReason]
+                     ) -> tuple[contract.ProfileChange | None, list[str]]:
     """Try one-step profile changes the graph suggests, re-running the engine for each, and
     return the first that puts the exercise in the session."""
     from kbrun.engine import advise

@@ -39,6 +39,7 @@ import pytest
 from typer.testing import CliRunner
 
 from kbrun.cli.main import app
+from tests.conftest import output_kind, validated_output
 
 REPO = Path(__file__).resolve().parent.parent
 DOC_FILES = [REPO / "README.md", *sorted((REPO / "docs").glob("*.md"))]
@@ -302,6 +303,8 @@ def test_doc_command(command: Command, workspace: Workspace, monkeypatch) -> Non
     exit_code, output = run(command, workspace, monkeypatch)
     problems = output_problems(command, exit_code, output)
     assert not problems, "\n".join(problems) + "\n--- real output ---\n" + output
+    if exit_code == 0 and output_kind(command.args):
+        validated_output(command.args, output)     # a JSON example keeps to the contract
 
 
 # --- the checker itself ----------------------------------------------------------------------

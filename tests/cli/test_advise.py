@@ -8,6 +8,7 @@ import pytest
 from typer.testing import CliRunner
 
 from kbrun.cli.main import app
+from tests.conftest import validated
 
 runner = CliRunner()
 
@@ -33,7 +34,7 @@ def test_the_mission_command():
 def test_json_follows_the_contract():
     result = run("advise", "--symptom", "shin-pain", "--goal", "endurance", "--format", "json")
     assert result.exit_code == 0
-    data = json.loads(result.stdout)
+    data = validated("advise", result.stdout)
     assert data["profile"]["symptoms"] == ["shin-pain"]
     assert data["profile"]["goals"] == ["endurance"]
     assert sum(r["slot"] for r in data["recommendations"]) == 6   # --limit counts strength slots
@@ -57,7 +58,7 @@ def test_markdown_is_a_table():
 
 def test_trace_lists_every_firing_in_order():
     result = run("advise", "--symptom", "knee-pain", "--format", "json", "--trace")
-    data = json.loads(result.stdout)
+    data = validated("advise", result.stdout)
     steps = [s["step"] for s in data["trace"]]
     assert steps == list(range(1, len(steps) + 1))
     first = data["trace"][0]
@@ -69,7 +70,7 @@ def test_trace_lists_every_firing_in_order():
 def test_limit_setting_and_level():
     result = run("advise", "--limit", "3", "--setting", "home", "--level", "beginner",
                  "--format", "json")
-    data = json.loads(result.stdout)
+    data = validated("advise", result.stdout)
     assert sum(r["slot"] for r in data["recommendations"]) == 3
     assert "machine" not in data["profile"]["equipment"]
     assert data["profile"]["level"] == "beginner"
@@ -78,8 +79,8 @@ def test_limit_setting_and_level():
 def test_profile_file_with_flags_overriding(tmp_path):
     path = tmp_path / "me.yaml"
     path.write_text("symptoms: [shin-pain]\nphase: off-season\nlimit: 4\n")
-    data = json.loads(run("advise", "--profile", str(path), "--phase", "taper",
-                          "--format", "json").stdout)
+    data = validated("advise", run("advise", "--profile", str(path), "--phase", "taper",
+                                   "--format", "json").stdout)
     assert data["profile"]["symptoms"] == ["shin-pain"]
     assert data["profile"]["phase"] == "taper"
     assert sum(r["slot"] for r in data["recommendations"]) == 4
@@ -88,14 +89,14 @@ def test_profile_file_with_flags_overriding(tmp_path):
 def test_profile_file_json(tmp_path):
     path = tmp_path / "me.json"
     path.write_text(json.dumps({"injuries": ["achilles-tendinopathy"], "goals": ["speed"]}))
-    data = json.loads(run("advise", "--profile", str(path), "--format", "json").stdout)
+    data = validated("advise", run("advise", "--profile", str(path), "--format", "json").stdout)
     assert data["profile"]["injuries"] == ["achilles-tendinopathy"]
     assert any(w["kind"] == "conflict" for w in data["warnings"])
 
 
 def test_red_flag_refers_and_removes_impact():
-    data = json.loads(run("advise", "--symptom", "knee-pain", "--red-flag", "swelling",
-                          "--format", "json").stdout)
+    data = validated("advise", run("advise", "--symptom", "knee-pain", "--red-flag",
+                                   "swelling", "--format", "json").stdout)
     assert data["warnings"][0]["kind"] == "red-flag"
     assert "see a physiotherapist or doctor before loading" in data["warnings"][0]["message"]
     impacts = {r["exercise"] for r in data["recommendations"]}
@@ -117,4 +118,6 @@ def test_bad_values_exit_2_with_one_line(args, message):
 def test_same_command_same_bytes():
     args = ("advise", "--symptom", "outer-knee-pain", "--goal", "hills", "--format", "json",
             "--trace")
-    assert run(*args).stdout == run(*args).stdout
+    first = run(*args).stdout
+    validated("advise", first)
+    assert first == run(*args).stdout

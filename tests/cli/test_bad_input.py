@@ -12,6 +12,7 @@ import pytest
 from typer.testing import CliRunner
 
 from kbrun.cli.main import app
+from tests.conftest import validated
 
 MARKER = Path("/tmp/kbrun-pwned")   # what the python-tag profile would create if it ran
 
@@ -207,7 +208,7 @@ def test_an_option_replaces_a_bad_value_in_the_profile_file(runner, tmp_path):
     result = runner.invoke(app, ["advise", "--profile", str(path), "--phase", "taper",
                                  "--format", "json"])
     assert result.exit_code == 0, result.output
-    assert json.loads(result.stdout)["profile"]["phase"] == "taper"
+    assert validated("advise", result.stdout)["profile"]["phase"] == "taper"
 
 
 # -- internal errors -----------------------------------------------------------------------------

@@ -12,6 +12,7 @@ import pytest
 from typer.testing import CliRunner
 
 from kbrun.cli.main import app
+from tests.conftest import validated
 from tests.engine.test_batch import LINES, distinct_profiles
 
 runner = CliRunner()
@@ -43,7 +44,7 @@ def by_jobs(mixed):
 
 def test_one_process_and_two_workers_write_the_same_bytes(by_jobs):
     assert by_jobs[1].stdout == by_jobs[2].stdout
-    rows = [json.loads(line) for line in by_jobs[2].stdout.splitlines()]
+    rows = [validated("advise-batch-line", line) for line in by_jobs[2].stdout.splitlines()]
     assert [row["line"] for row in rows] == list(range(1, 14))
     assert [row["line"] for row in rows if "error" in row] == [4, 8, 12]
 
@@ -70,7 +71,7 @@ def test_a_clean_batch_exits_0_with_its_summary(tmp_path):
 def test_batch_through_the_cli_from_stdin():
     result = run("advise", "--batch", "-", "--jobs", "1", input="\n".join(LINES) + "\n")
     assert result.exit_code == 2
-    rows = [json.loads(line) for line in result.stdout.splitlines()]
+    rows = [validated("advise-batch-line", line) for line in result.stdout.splitlines()]
     assert [row["line"] for row in rows] == [1, 2, 4, 5, 6]
     assert sum("error" in row for row in rows) == 3
     assert "5 lines read, 2 advised, 3 failed" in result.stderr

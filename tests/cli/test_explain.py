@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import json
-
 from typer.testing import CliRunner
 
 from kbrun.cli.main import app
+from tests.conftest import validated
 
 runner = CliRunner()
 
@@ -24,7 +23,7 @@ def test_why_prints_the_derivation_tree():
 
 def test_why_json_has_a_derivation_tree():
     result = runner.invoke(app, ["why", "toe-raise", "--symptom", "shin-pain", "--format", "json"])
-    data = json.loads(result.stdout)
+    data = validated("why", result.stdout)
     assert data["exercise"] == "toe-raise" and data["recommended"] is True
     node = data["derivation"]
     assert {"fact", "rule", "source", "premises"} <= set(node)
@@ -44,7 +43,7 @@ def test_why_on_an_exercise_not_recommended_points_to_why_not():
 def test_why_not_excluded():
     result = runner.invoke(app, ["why-not", "box-jump", "--symptom", "achilles-pain",
                                  "--format", "json"])
-    data = json.loads(result.stdout)
+    data = validated("why-not", result.stdout)
     assert data["recommended"] is False and data["case"] == "excluded"
     assert data["reasons"][0]["rule"] == "exclude-contraindicated-this-stage"  # subacute
 

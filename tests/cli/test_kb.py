@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-import json
-
 import networkx as nx
 from typer.testing import CliRunner
 
 from kbrun.cli.main import app
-from tests.conftest import DATA
+from tests.conftest import DATA, validated
 
 runner = CliRunner()
 
@@ -33,7 +31,7 @@ def test_validate_reports_file_line_and_fix_for_a_layer(tmp_path):
 
 def test_show_clamshell_has_targets_with_sources():
     result = runner.invoke(app, ["kb", "show", "clamshell", "--format", "json"])
-    data = json.loads(result.stdout)
+    data = validated("kb-show", result.stdout)
     assert data["id"] == "clamshell" and data["kind"] == "exercise"
     assert {"category", "equipment", "level", "unilateral"} <= set(data)
     targets = [e for e in data["edges"] if e["relation"] == "targets"]
@@ -46,7 +44,7 @@ def test_show_clamshell_has_targets_with_sources():
 
 def test_show_accepts_an_alias_and_suggests_for_an_unknown_id():
     alias = runner.invoke(app, ["kb", "show", "glute-med", "--format", "json"])
-    assert alias.exit_code == 0 and json.loads(alias.stdout)["id"] == "gluteus-medius"
+    assert alias.exit_code == 0 and validated("kb-show", alias.stdout)["id"] == "gluteus-medius"
     result = runner.invoke(app, ["kb", "show", "gluteus-mdius"])
     assert result.exit_code == 2
     assert "unknown id 'gluteus-mdius' in kb show; did you mean 'gluteus-medius'" in result.stderr
@@ -57,7 +55,7 @@ def test_list_every_kind_as_json():
                  "rules"):
         result = runner.invoke(app, ["kb", "list", kind, "--format", "json"])
         assert result.exit_code == 0, kind
-        rows = json.loads(result.stdout)
+        rows = validated("kb-list", result.stdout)
         assert rows and all({"id", "name"} <= set(r) for r in rows), kind
 
 
@@ -85,7 +83,7 @@ def test_graph_mermaid_and_dot_to_stdout():
 
 
 def test_stats():
-    data = json.loads(runner.invoke(app, ["kb", "stats", "--format", "json"]).stdout)
+    data = validated("kb-stats", runner.invoke(app, ["kb", "stats", "--format", "json"]).stdout)
     assert data["entries"]["exercise"] >= 60 and data["rules"] >= 40
     assert all(count > 0 for count in data["citations_per_seed"].values())
 
@@ -93,7 +91,7 @@ def test_stats():
 def test_layered_folder_through_the_cli():
     result = runner.invoke(app, ["advise", "--goal", "hills", "--kb", str(DATA / "coach-kb"),
                                  "--format", "json"])
-    data = json.loads(result.stdout)
+    data = validated("advise", result.stdout)
     slots = [r for r in data["recommendations"] if r["slot"]]
     assert max(slots, key=lambda r: r["score"])["exercise"] == "stair-bound"
 
@@ -106,13 +104,13 @@ def test_version_and_help():
 
 
 def test_protocols_and_conditions_are_listed_with_what_tells_them_apart():
-    protocols = json.loads(runner.invoke(app, ["kb", "list", "protocols", "--format",
-                                               "json"]).stdout)
+    protocols = validated("kb-list", runner.invoke(app, ["kb", "list", "protocols", "--format",
+                                                         "json"]).stdout)
     alfredson = next(p for p in protocols if p["id"] == "alfredson-eccentric")
     assert alfredson["injury"] == "achilles-tendinopathy"
     assert alfredson["stages"] == ["subacute", "return-to-run"]
-    conditions = json.loads(runner.invoke(app, ["kb", "list", "conditions", "--format",
-                                                "json"]).stdout)
+    conditions = validated("kb-list", runner.invoke(app, ["kb", "list", "conditions", "--format",
+                                                          "json"]).stdout)
     urgent = {c["id"] for c in conditions if c["urgency"] == "urgent"}
     assert {"deep-vein-thrombosis", "achilles-rupture", "fracture",
             "femoral-neck-stress-fracture", "cauda-equina-syndrome"} <= urgent

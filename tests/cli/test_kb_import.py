@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-import json
-
 import pytest
 from typer.testing import CliRunner
 
 from kbrun.cli.main import app
 
-from tests.conftest import DATA
+from tests.conftest import DATA, validated
 
 SAMPLE = DATA / "free-exercise-db" / "exercises.json"
 
@@ -36,7 +34,7 @@ def test_import_then_validate_then_advise(runner, tmp_path):
     result = runner.invoke(app, ["kb", "show", "fedb-thigh-abductor", "--kb", str(out),
                                  "--format", "json"])
     assert result.exit_code == 0, result.output
-    shown = json.loads(result.output)
+    shown = validated("kb-show", result.stdout)
     assert shown["category"] == "strength" and shown["equipment"] == ["machine"]
     assert {"id": "free-exercise-db", "quote": "Thigh_Abductor"}.items() <= \
         shown["sources"][0].items()
@@ -49,7 +47,7 @@ def test_json_report(runner, tmp_path):
     result = runner.invoke(app, ["kb", "import", "free-exercise-db", str(SAMPLE),
                                  "--out", str(tmp_path / "fedb"), "--format", "json"])
     assert result.exit_code == 0, result.output
-    report = json.loads(result.output)
+    report = validated("kb-import", result.stdout)
     assert report["counts"] == {"imported": 9, "linked": 2, "skipped": 3}
     assert report["valid"] is True
     assert {"record": "Single_Leg_Glute_Bridge", "exercise": "single-leg-glute-bridge"} in \

@@ -12,6 +12,7 @@ import pytest
 
 from kbrun.engine import advise, make_profile
 from kbrun.engine.session import combine
+from tests.conftest import validated
 
 
 @dataclass
@@ -211,7 +212,7 @@ def test_every_advice_carries_the_disclaimer(results):
 
 
 def test_json_contract(kb, results):
-    data = json.loads(json.dumps(results["knee-pain-race-season"].to_dict()))
+    data = validated("advise", json.dumps(results["knee-pain-race-season"].to_dict()))
     assert set(data) >= {"profile", "findings", "recommendations", "avoid", "warnings"}
     assert set(data["profile"]) >= {"symptoms", "injuries", "goals", "phase", "level",
                                     "equipment", "red_flags"}
@@ -226,13 +227,14 @@ def test_json_contract(kb, results):
     assert {"exercise", "reason", "rules"} <= set(data["avoid"][0])
     assert {"kind", "message"} <= set(data["warnings"][0])
     assert "trace" not in data
-    assert "trace" in results["knee-pain-race-season"].to_dict(trace=True)
+    assert "trace" in validated("advise", results["knee-pain-race-season"].to_dict(trace=True))
 
 
 def test_same_input_same_output(kb):
     profile = make_profile(kb, symptoms=["knee-pain", "shin-pain"], goals=["speed"],
                            phase="pre-season")
     first = json.dumps(advise(profile, kb).to_dict(trace=True), sort_keys=False)
+    validated("advise", first)
     second = json.dumps(advise(profile, kb).to_dict(trace=True), sort_keys=False)
     assert first == second
 
@@ -240,4 +242,4 @@ def test_same_input_same_output(kb):
 def test_option_order_does_not_matter(kb):
     one = advise(make_profile(kb, symptoms=["shin-pain", "knee-pain"], goals=["hills", "speed"]), kb)
     two = advise(make_profile(kb, symptoms=["knee-pain", "shin-pain"], goals=["speed", "hills"]), kb)
-    assert one.to_dict() == two.to_dict()
+    assert validated("advise", one.to_dict()) == two.to_dict()

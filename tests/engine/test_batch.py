@@ -18,6 +18,7 @@ from kbrun.engine.batch import (
     LineResult, WorkerDied, _in_order, advise_json_lines, advise_lines, batch_results,
     result_line,
 )
+from tests.conftest import validated
 
 LINES = [
     json.dumps({"symptoms": ["knee-pain"], "phase": "race-season"}),
@@ -41,7 +42,7 @@ def distinct_profiles(count: int, start: int = 0) -> list[dict[str, object]]:
 
 
 def test_each_line_gets_its_own_result_in_order(kb):
-    results = list(advise_lines(kb, LINES))
+    results = [validated("advise-batch-line", line) for line in advise_lines(kb, LINES)]
     assert [r["line"] for r in results] == [1, 2, 4, 5, 6]
     assert results[0]["recommendations"] == advise(
         make_profile(kb, symptoms=["knee-pain"], phase="race-season"), kb).to_dict()["recommendations"]
@@ -55,10 +56,10 @@ def test_each_line_gets_its_own_result_in_order(kb):
 def test_a_result_line_is_the_json_of_the_object_and_says_whether_it_failed(kb):
     good = result_line(kb, 1, LINES[0])
     assert good.status == "advised" and not good.failed
-    assert json.loads(good.text) == next(advise_lines(kb, LINES[:1]))
+    assert validated("advise-batch-line", good.text) == next(advise_lines(kb, LINES[:1]))
     bad = result_line(kb, 2, LINES[1])
     assert bad.failed and bad.status == "invalid"
-    assert json.loads(bad.text)["error"].startswith("line 2: invalid JSON")
+    assert validated("advise-batch-line", bad.text)["error"].startswith("line 2: invalid JSON")
 
 
 def test_a_bug_on_one_line_is_that_lines_error_and_the_batch_goes_on(kb, monkeypatch):
@@ -72,8 +73,8 @@ def test_a_bug_on_one_line_is_that_lines_error_and_the_batch_goes_on(kb, monkeyp
     monkeypatch.setattr(engine, "advise", broken)
     results = list(batch_results(kb, [json.dumps({"phase": "taper"}), LINES[0]]))
     assert [r.status for r in results] == ["internal-error", "advised"]
-    assert "internal error (KeyError: 'boom'); please report it" in json.loads(results[0].text)[
-        "error"]
+    error = validated("advise-batch-line", results[0].text)["error"]
+    assert "internal error (KeyError: 'boom'); please report it" in error
 
 
 # -- in worker processes --------------------------------------------------------------------------
@@ -114,11 +115,13 @@ def test_two_workers_give_the_same_results_in_input_order_as_one_process(kb, in_
 
 def test_a_bad_line_in_the_middle_is_its_error_and_later_lines_still_come(in_process):
     by_line = {r.line: r for r in in_process}
-    assert by_line[2].failed and "unknown phase 'nope-0'" in json.loads(by_line[2].text)["error"]
+    assert by_line[2].failed
+    assert "unknown phase 'nope-0'" in validated("advise-batch-line", by_line[2].text)["error"]
     assert by_line[3].failed and "invalid JSON" in by_line[3].text
     advised = [r for r in in_process if r.status == "advised"]
     assert len(advised) == 8 and advised[-1].line > by_line[3].line
-    assert json.loads(advised[-1].text)["profile"]["symptoms"] == ["outer-knee-pain"]
+    last = validated("advise-batch-line", advised[-1].text)
+    assert last["profile"]["symptoms"] == ["outer-knee-pain"]
 
 
 def workers() -> list[Any]:
@@ -276,4 +279,4 @@ def test_advise_json_lines_loads_the_kb_once_per_process():
     from kbrun.engine.batch import _process_kb
 
     assert _process_kb.cache_info().currsize == 1
-    assert json.loads(first[1])["error"].startswith("line 2: invalid JSON")
+    assert validated("advise-batch-line", first[1])["error"].startswith("line 2: invalid JSON")

@@ -7,7 +7,7 @@ import shutil
 import pytest
 
 from kbrun.engine import advise, cache, load_kb, make_profile
-from tests.conftest import DATA
+from tests.conftest import DATA, validated
 
 
 @pytest.fixture()
@@ -26,7 +26,8 @@ def test_a_second_load_comes_from_the_cache_and_gives_the_same_advice(cache_dir)
     assert second is not first and second.entries == first.entries
     assert second.locations == first.locations
     profile = make_profile(second, symptoms=["kneecap-grinding"])
-    assert advise(profile, second).to_dict(trace=True) == advise(profile, first).to_dict(trace=True)
+    cached = validated("advise", advise(profile, second).to_dict(trace=True))
+    assert cached == advise(profile, first).to_dict(trace=True)
 
 
 def test_a_changed_file_is_a_different_key(cache_dir, tmp_path):

@@ -13,6 +13,7 @@ from hypothesis import strategies as st
 from kbrun.engine import advise, load_kb, make_profile
 from kbrun.engine.explain import why, why_not
 from kbrun.engine.schema import IMPACT_RANK, INTENSITY_RANK
+from tests.conftest import validated
 
 from .strategies import KB, profile_fields
 
@@ -90,6 +91,7 @@ def unsafe_reasons(profile, advice) -> list[str]:
 def _check_safety(data) -> None:
     profile = make_profile(KB, **data)
     advice = advise(profile, KB)
+    validated("advise", advice.to_dict())
     assert unsafe_reasons(profile, advice) == []
     assert sum(w.kind == "disclaimer" for w in advice.warnings) == 1
     if profile.red_flags:
@@ -132,6 +134,7 @@ def test_every_recommendation_has_a_derivation_down_to_inputs_and_kb_facts(data)
     advice = advise(profile, KB)
     for rec in advice.recommendations:
         answer = why(KB, profile, rec.exercise, advice)
+        validated("why", answer.to_dict())
         assert answer.recommended and answer.derivation is not None
         leaves = answer.derivation.leaves()
         assert leaves and {leaf.origin for leaf in leaves} <= {"profile", "graph"}
@@ -147,6 +150,7 @@ def test_why_not_never_contradicts_the_advice(data, exercise):
     profile = make_profile(KB, **data)
     advice = advise(profile, KB)
     answer = why_not(KB, profile, exercise, search=False)
+    validated("why-not", answer.to_dict())
     assert answer.recommended == (advice.recommendation(exercise) is not None)
     if answer.case == "excluded":
         assert advice.recommendation(exercise) is None
@@ -159,7 +163,7 @@ def test_why_not_never_contradicts_the_advice(data, exercise):
 @given(profiles, st.randoms(use_true_random=False))
 def test_option_order_does_not_change_the_advice(data, rnd):
     shuffled = {k: (rnd.sample(v, len(v)) if isinstance(v, list) else v) for k, v in data.items()}
-    one = advise(make_profile(KB, **data), KB).to_dict(trace=True)
+    one = validated("advise", advise(make_profile(KB, **data), KB).to_dict(trace=True))
     two = advise(make_profile(KB, **shuffled), KB).to_dict(trace=True)
     assert one == two
 
@@ -176,7 +180,8 @@ def test_knowledge_base_file_order_does_not_change_the_advice(monkeypatch):
         return files
 
     profile_args = dict(symptoms=["knee-pain", "heel-pain"], goals=["speed"], phase="pre-season")
-    expected = advise(make_profile(KB, **profile_args), KB).to_dict(trace=True)
+    expected = validated("advise",
+                         advise(make_profile(KB, **profile_args), KB).to_dict(trace=True))
     monkeypatch.setattr(loader, "kb_files", shuffled)
     for _ in range(2):
         other = load_kb()

@@ -1,0 +1,596 @@
+"""The JSON contract of kbrun's `--format json` outputs, as typed values, and its JSON Schema.
+
+Each output is a TypedDict here; the `to_dict` methods (engine/advice.py, engine/explain.py),
+`trace_records` (engine/inference.py), the batch lines (engine/batch.py) and the browse
+functions (engine/browse.py) are annotated to return them, so mypy checks that the code builds
+what the contract says. The JSON Schema of each output is generated from the same types
+(pydantic) and shipped in docs/schema/; regenerate it after changing a type with::
+
+    python -m kbrun.engine.contract docs/schema
+
+Version policy (docs/json.md): adding a key, or a value to an open vocabulary, keeps the version;
+removing or renaming a key, changing a type, or making an optional key required bumps it.
+
+Typing-only modules import this under TYPE_CHECKING; at run time only the schema generator and
+the tests need it (it imports pydantic).
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Annotated, Any, Literal, Union
+
+from pydantic import ConfigDict, Field, TypeAdapter, with_config
+# pydantic reads TypedDicts from typing_extensions on Python < 3.12 (it is one of its own
+# dependencies, so always installed beside it)
+from typing_extensions import NotRequired, TypedDict
+
+from kbrun.engine.schema import Category, Load, Stage
+
+#: The major version of the contract: in every schema's `$id`, file name and title.
+VERSION = 1
+DIALECT = "https://json-schema.org/draft/2020-12/schema"
+
+# An object whose keys are all listed here: any other key is a schema error, so that drift
+# between the code and the contract fails a test instead of slipping into the output.
+closed = with_config(ConfigDict(extra="forbid", use_attribute_docstrings=True))
+# An object with the listed keys and, by design, others (an entry's own attributes).
+open_ = with_config(ConfigDict(extra="allow", use_attribute_docstrings=True))
+
+Certainty = Annotated[float, Field(ge=0.0, le=1.0)]
+Count = Annotated[int, Field(ge=0)]
+
+
+# -- advise --------------------------------------------------------------------------------------
+
+@closed
+class Profile(TypedDict):
+    """The runner's profile as validated: lists sorted and without repeats."""
+
+    symptoms: list[str]
+    injuries: list[str]
+    goals: list[str]
+    phase: str
+    level: str
+    equipment: list[str]
+    """The equipment the runner has (all of it when none was given)."""
+    red_flags: list[str]
+    pain: Annotated[int, Field(ge=0, le=10)] | None
+    limit: Annotated[int, Field(ge=1)]
+    """Strength slots in the session (--limit)."""
+    stage: Stage | None
+    """The injury stage given with --stage; null when the rules infer it."""
+
+
+@closed
+class Finding(TypedDict):
+    """A conclusion about the runner: a suspected injury, a muscle or tissue in focus, a wanted
+    quality, or a region protected from load."""
+
+    kind: str
+    """injury, focus (a muscle or tissue), quality or protected-region."""
+    id: str
+    certainty: Certainty
+    """Combined certainty (certainty-factor style, docs/scoring.md)."""
+    rules: list[str]
+    """The rules that concluded it, in firing order."""
+    causes: list[str]
+    """What led to it (a symptom, a diagnosis, a goal, a baseline)."""
+
+
+@closed
+class Prescription(TypedDict):
+    """The dose of one exercise: reps (reps_min..reps_max) or a hold (hold_s_min..hold_s_max)."""
+
+    sets: Annotated[int, Field(ge=1)]
+    reps_min: int | None
+    """Null for a hold."""
+    reps_max: int | None
+    per_side: bool
+    load: Load
+    tempo: str | None
+    rest_s: int | None
+    sessions_per_week: int
+    hold_s_min: NotRequired[int]
+    """Present for a hold: its shortest duration in seconds."""
+    hold_s_max: NotRequired[int | None]
+    """Present for a hold: its longest duration in seconds."""
+    frequency: NotRequired[str]
+    """A protocol's own frequency, e.g. "twice a day, every day"."""
+    effort: NotRequired[str]
+    """How hard, in words (a protocol's "about 70 % of maximal")."""
+    notes: NotRequired[list[str]]
+    """Notes from the dosing rules that applied."""
+
+
+@closed
+class Recommendation(TypedDict):
+    """One exercise of the session, in the order performed."""
+
+    rank: Annotated[int, Field(ge=1)]
+    """Its place in the order performed (warm-up first), not its score order."""
+    exercise: str
+    name: str
+    section: str
+    """The session part it is performed in (kb/session.yaml), e.g. warm-up, main, accessory."""
+    category: Category
+    slot: bool
+    """Whether it fills one of the --limit strength slots (warm-up and mobility do not)."""
+    score: Certainty
+    prescription: Prescription
+    targets: list[str]
+    """Its primary target muscles and tissues."""
+    reasons: list[str]
+    cues: list[str]
+    protocol: str | None
+    """The rehabilitation protocol it belongs to, if any."""
+    stage: str | None
+    """The injury stage that protocol was chosen for."""
+    rules: list[str]
+    sources: list[str]
+
+
+@closed
+class Avoid(TypedDict):
+    """An exercise a rule ruled out, with its first reason."""
+
+    exercise: str
+    name: str
+    reason: str
+    rules: list[str]
+    kind: str
+    """"safety", or "availability" (equipment, level); set by the rule that excluded it."""
+
+
+@closed
+class Warning(TypedDict):
+    """A warning; an urgent one leads the output."""
+
+    kind: str
+    """Set by the rule that warned: red-flag, screen, pain, pain-monitoring, conflict, running,
+    disclaimer, ... (a knowledge base may add kinds)."""
+    message: str
+    urgent: bool
+    rules: list[str]
+
+
+@closed
+class ScheduleNote(TypedDict):
+    """When in the runner's week the session goes, and the claim it follows."""
+
+    note: str
+    follows: str | None
+    rule: str
+    sources: list[str]
+
+
+@closed
+class Schedule(TypedDict):
+    """Sessions a week and when they go."""
+
+    sessions_per_week: Annotated[list[int], Field(min_length=2, max_length=2)]
+    """[fewest, most]."""
+    notes: list[ScheduleNote]
+
+
+@closed
+class Section(TypedDict):
+    """A part of the session, in the order performed, with its exercises."""
+
+    id: str
+    name: str
+    exercises: list[str]
+
+
+@closed
+class FollowedProtocol(TypedDict):
+    """A rehabilitation protocol the session follows."""
+
+    id: str
+    name: str
+    injury: str
+    stage: str
+    summary: str
+    sources: list[str]
+
+
+@closed
+class InjuryStage(TypedDict):
+    """The stage of the runner's injury, given or inferred, and what set it."""
+
+    id: str
+    cause: str | None
+
+
+@closed
+class TraceStep(TypedDict):
+    """One rule firing of the forward-chaining trace."""
+
+    step: Annotated[int, Field(ge=1)]
+    rule: str
+    matched: list[str]
+    """The facts it matched, rendered as `kind(field=value, ...)`."""
+    asserted: list[str]
+    """The facts it asserted."""
+
+
+@closed
+class Advice(TypedDict):
+    """`kbrun advise --format json`: a ranked, dosed session and what led to it."""
+
+    profile: Profile
+    findings: list[Finding]
+    recommendations: list[Recommendation]
+    avoid: list[Avoid]
+    warnings: list[Warning]
+    schedule: Schedule
+    sections: list[Section]
+    protocols: list[FollowedProtocol]
+    stage: InjuryStage | None
+    trace: NotRequired[list[TraceStep]]
+    """Every rule firing in order; only with --trace."""
+
+
+@closed
+class BatchAdvice(Advice):
+    """One line of `kbrun advise --batch`: the advice for the profile on that input line."""
+
+    line: Annotated[int, Field(ge=1)]
+    """The input line number (1-based)."""
+
+
+@closed
+class BatchError(TypedDict):
+    """One line of `kbrun advise --batch` whose profile could not be read."""
+
+    line: Annotated[int, Field(ge=1)]
+    error: str
+    """One line naming the problem, as `Error: ...` would."""
+
+
+BatchLine = Union[BatchAdvice, BatchError]
+
+
+# -- why, why-not --------------------------------------------------------------------------------
+
+@closed
+class Node(TypedDict):
+    """One step of a derivation: a fact and the rule and premises that produced it, or the
+    profile input or knowledge-base link it came from (a leaf, with no premises)."""
+
+    fact: str
+    origin: str
+    """rule (a rule asserted it), profile (an input), graph (a knowledge-base link) or session
+    (the selection that combined the evidence)."""
+    rule: str | None
+    description: str | None
+    source: str | None
+    """The first of `sources`."""
+    sources: list[str]
+    premises: list[Node]
+
+
+@closed
+class WhyContribution(TypedDict):
+    """One piece of evidence for the exercise."""
+
+    weight: float
+    reason: str
+    rules: list[str]
+
+
+@closed
+class WhyDoseStep(TypedDict):
+    """One dosing decision applied to the exercise, in the order applied."""
+
+    rule: str
+    priority: int
+    changes: dict[str, float | str | None]
+    """Dose field -> its new value."""
+    follows: str | None
+    """The claim the decision follows, where the sources disagree."""
+    note: str | None
+    sources: list[str]
+
+
+@closed
+class Why(TypedDict):
+    """`kbrun why EXERCISE --format json`: how the exercise was concluded."""
+
+    exercise: str
+    name: str
+    recommended: bool
+    rank: int | None
+    score: Certainty | None
+    derivation: Node | None
+    """The derivation tree; null when the exercise is not recommended (see `note`)."""
+    contributions: list[WhyContribution]
+    combination: str
+    """How the contributions combine into the score, as a formula with numbers."""
+    dose: list[WhyDoseStep]
+    ranking: str
+    note: str | None
+
+
+WhyNotCase = Literal["recommended", "excluded", "not-a-candidate", "ranked-out"]
+
+
+@closed
+class MessageReason(TypedDict):
+    """A reason told in words: the exercise is recommended after all, or a link is missing."""
+
+    kind: Literal["recommended", "no-target-in-focus", "no-rule-matched", "no-quality-wanted"]
+    message: str
+
+
+@closed
+class ExcludedReason(TypedDict):
+    """A rule that excluded the exercise, and the facts that triggered it."""
+
+    kind: Literal["excluded"]
+    message: str
+    rule: str
+    description: str
+    sources: list[str]
+    facts: list[str]
+    derivation: Node
+
+
+@closed
+class RankedOutReason(TypedDict):
+    """The exercise was a candidate but ranked below what the session took."""
+
+    kind: Literal["ranked-out"]
+    message: str
+    score: float
+    instead: str | None
+    last_in_session: str | None
+    last_score: float | None
+    rules: list[str]
+
+
+WhyNotReason = Union[MessageReason, ExcludedReason, RankedOutReason]
+
+
+@closed
+class ProfileChange(TypedDict):
+    """The smallest profile change found that brings the exercise in, verified by re-running."""
+
+    option: str
+    """As typed on the command line, e.g. `--goal power`."""
+    field: str
+    value: list[str] | str | int
+    rank: int
+    score: float
+
+
+@closed
+class WhyNot(TypedDict):
+    """`kbrun why-not EXERCISE --format json`: why it is not in the session."""
+
+    exercise: str
+    name: str
+    recommended: bool
+    case: WhyNotCase
+    reasons: list[WhyNotReason]
+    change: ProfileChange | None
+    tried: list[str]
+    """The changes that were re-run."""
+
+
+# -- kb ------------------------------------------------------------------------------------------
+
+@open_
+class KbListRow(TypedDict):
+    """One entry of `kbrun kb list KIND --format json`; the other keys are the kind's columns
+    (an exercise's category, level, equipment, unilateral; a rule's salience, ...)."""
+
+    id: str
+    name: str
+    sources: NotRequired[list[str]]
+
+
+@closed
+class SourceRef(TypedDict):
+    """A citation: the source id, its title (null for a source the knowledge base does not
+    list), and the quote where one is kept."""
+
+    id: str
+    title: str | None
+    quote: NotRequired[str]
+
+
+# A graph link that leaves or enters the entry. `from` is a Python keyword, so only the
+# functional form can name the key; role, weight, reason, phases and any_of appear where the
+# link has them.
+Edge = TypedDict("Edge", {
+    "from": str, "relation": str, "to": str, "sources": list[str],
+    "role": NotRequired[str], "weight": NotRequired[float], "reason": NotRequired[str],
+    "phases": NotRequired[list[str]], "any_of": NotRequired[bool],
+})
+closed(Edge)
+
+
+@open_
+class KbEntry(TypedDict):
+    """`kbrun kb show ID --format json`: an entry with all its attributes (the other keys),
+    its sources and every graph link that leaves or enters it."""
+
+    id: str
+    kind: str
+    name: str
+    sources: list[SourceRef]
+    defined_at: str
+    """The file that defines it."""
+    edges: list[Edge]
+
+
+@closed
+class KbValidate(TypedDict):
+    """`kbrun kb validate --format json` (only printed when the knowledge base is valid; an
+    invalid one is an error on stderr and exit code 2)."""
+
+    valid: Literal[True]
+    layers: list[str]
+    entries: dict[str, Count]
+    rules: Count
+    edges: Count
+
+
+@closed
+class KbStats(TypedDict):
+    """`kbrun kb stats --format json`."""
+
+    layers: list[str]
+    entries: dict[str, Count]
+    nodes: Count
+    edges: Count
+    relations: dict[str, Count]
+    rules: Count
+    sources: Count
+    citations_per_seed: dict[str, Count]
+    uncited_sources: list[str]
+
+
+@closed
+class ImportCounts(TypedDict):
+    imported: Count
+    linked: Count
+    skipped: Count
+
+
+@closed
+class ImportedExercise(TypedDict):
+    record: str
+    exercise: str
+    category: str
+    pattern: str
+    variant_of: str | None
+    file: str
+
+
+@closed
+class LinkedExercise(TypedDict):
+    record: str
+    exercise: str
+
+
+@closed
+class SkippedRecord(TypedDict):
+    record: str
+    reason: str
+    detail: str
+    line: Count
+    kind: Literal["mapping", "unknown", "invalid"]
+
+
+@closed
+class KbImport(TypedDict):
+    """`kbrun kb import ... --format json`: what an import wrote, linked and skipped."""
+
+    dataset: str
+    path: str
+    out: str
+    commit: str | None
+    records: Count
+    counts: ImportCounts
+    imported_by_category: dict[str, Count]
+    skipped_by_reason: dict[str, Count]
+    extended_contraindications: Count
+    files: list[str]
+    valid: bool
+    imported: list[ImportedExercise]
+    linked: list[LinkedExercise]
+    skipped: list[SkippedRecord]
+
+
+# -- the schema ----------------------------------------------------------------------------------
+
+#: output kind -> (its type, the command that prints it)
+OUTPUTS: dict[str, tuple[Any, str]] = {
+    "advise": (Advice, "kbrun advise --format json"),
+    "advise-batch-line": (BatchLine, "one line of kbrun advise --batch"),
+    "why": (Why, "kbrun why EXERCISE --format json"),
+    "why-not": (WhyNot, "kbrun why-not EXERCISE --format json"),
+    "kb-list": (list[KbListRow], "kbrun kb list KIND --format json"),
+    "kb-show": (KbEntry, "kbrun kb show ID --format json"),
+    "kb-validate": (KbValidate, "kbrun kb validate --format json"),
+    "kb-stats": (KbStats, "kbrun kb stats --format json"),
+    "kb-import": (KbImport, "kbrun kb import SOURCE PATH --format json"),
+}
+
+
+def schema_id(kind: str) -> str:
+    """The `$id` of an output's schema, e.g. `urn:kbrun:schema:advise:v1`."""
+    return f"urn:kbrun:schema:{kind}:v{VERSION}"
+
+
+def file_name(kind: str) -> str:
+    """The file an output's schema ships in, e.g. `kbrun-advise.v1.schema.json`."""
+    return f"kbrun-{kind}.v{VERSION}.schema.json"
+
+
+def json_schema(kind: str) -> dict[str, Any]:
+    """The JSON Schema (draft 2020-12) of one output kind, generated from its type.
+
+    Raises KeyError for a kind not in OUTPUTS.
+    """
+    typ, command = OUTPUTS[kind]
+    generated = TypeAdapter(typ).json_schema()
+    described = generated.pop("description", None)
+    generated.pop("title", None)
+    head: dict[str, Any] = {
+        "$schema": DIALECT,
+        "$id": schema_id(kind),
+        "title": f"{command} (contract v{VERSION})",
+        "$comment": "Generated from kbrun.engine.contract by `python -m kbrun.engine.contract "
+                    "docs/schema`; do not edit by hand. See docs/json.md.",
+    }
+    if described:
+        head["description"] = described
+    schema: dict[str, Any] = _tidy({**head, **generated})
+    return schema
+
+
+def _tidy(node: Any) -> Any:
+    """Docstrings as one-line descriptions (the generated schema keeps their line breaks)."""
+    if isinstance(node, dict):
+        return {key: " ".join(value.split()) if key == "description" and isinstance(value, str)
+                else _tidy(value) for key, value in node.items()}
+    if isinstance(node, list):
+        return [_tidy(item) for item in node]
+    return node
+
+
+def schema_text(kind: str) -> str:
+    """The schema file's text: indented JSON and a final newline."""
+    return json.dumps(json_schema(kind), indent=2, ensure_ascii=False) + "\n"
+
+
+def write_schemas(folder: Path) -> list[Path]:
+    """Write every output's schema into `folder` (created if needed); return the paths."""
+    folder.mkdir(parents=True, exist_ok=True)
+    written = []
+    for kind in OUTPUTS:
+        path = folder / file_name(kind)
+        path.write_text(schema_text(kind), encoding="utf-8")
+        written.append(path)
+    return written
+
+
+def main(argv: list[str]) -> int:
+    """`python -m kbrun.engine.contract [FOLDER]`: regenerate the shipped schemas."""
+    if len(argv) > 1 or (argv and argv[0].startswith("-")):
+        print("usage: python -m kbrun.engine.contract [FOLDER]  (default: docs/schema)",
+              file=sys.stderr)
+        return 2
+    folder = Path(argv[0] if argv else "docs/schema")
+    for path in write_schemas(folder):
+        print(path)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
