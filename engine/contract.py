@@ -569,6 +569,74 @@ def schema_text(kind: str) -> str:
     return json.dumps(json_schema(kind), indent=2, ensure_ascii=False) + "\n"
 
 
+def breaking_changes(old: dict[str, Any], new: dict[str, Any]) -> list[str]:
+    """What a reader written against schema `old` could trip on in output that keeps to `new`
+    (two schemas of one output, as json_schema makes them): a key removed or no longer always
+    present, a value that may now be of another type or null, an enumeration with new values.
+    Additions (new keys, new outputs) are not breaking. Each item reads `path: what changed`.
+    """
+    found: list[str] = []
+    _compare(old, new, old.get("$defs", {}), new.get("$defs", {}), "", found, set())
+    return found
+
+
+def _resolve(node: dict[str, Any], defs: dict[str, Any]) -> dict[str, Any]:
+    while "$ref" in node:
+        node = defs[node["$ref"].rsplit("/", 1)[-1]]
+    return node
+
+
+def _shape(node: dict[str, Any]) -> str:
+    """The JSON type a (resolved) schema allows; `any` for an unconstrained one."""
+    if "type" in node:
+        return str(node["type"])
+    return "object" if "properties" in node else "any"
+
+
+def _values(node: dict[str, Any]) -> set[Any] | None:
+    if "enum" in node:
+        return set(node["enum"])
+    return {node["const"]} if "const" in node else None
+
+
+def _compare(old: dict[str, Any], new: dict[str, Any], old_defs: dict[str, Any],
+             new_defs: dict[str, Any], path: str, found: list[str],
+             seen: set[tuple[int, int]]) -> None:
+    old, new = _resolve(old, old_defs), _resolve(new, new_defs)
+    if (id(old), id(new)) in seen:              # a recursive type (a derivation's premises)
+        return
+    seen.add((id(old), id(new)))
+    olds = [_resolve(b, old_defs) for b in old.get("anyOf", [old])]
+    news = [_resolve(b, new_defs) for b in new.get("anyOf", [new])]
+    where = path or "(top)"
+    if "any" not in {_shape(b) for b in olds}:
+        for shape in sorted({_shape(b) for b in news} - {_shape(b) for b in olds}):
+            found.append(f"{where}: may now be {'null' if shape == 'null' else 'a ' + shape}")
+    for before in olds:
+        same = [b for b in news if _shape(b) == _shape(before)]
+        if not same:
+            continue
+        # of several objects (a union), the one sharing most keys is the same object
+        after = max(same, key=lambda b: len(set(b.get("properties", {}))
+                                            & set(before.get("properties", {}))))
+        values, now = _values(before), _values(after)
+        if values is not None and (now is None or now - values):
+            found.append(f"{where}: may now be " + (", ".join(map(repr, sorted(now - values)))
+                                                    if now else "any value"))
+        for key, schema in before.get("properties", {}).items():
+            if key not in after.get("properties", {}):
+                found.append(f"{path}/{key}: removed")
+                continue
+            if key in before.get("required", []) and key not in after.get("required", []):
+                found.append(f"{path}/{key}: no longer always present")
+            _compare(schema, after["properties"][key], old_defs, new_defs, f"{path}/{key}",
+                     found, seen)
+        for part in ("items", "additionalProperties"):
+            if isinstance(before.get(part), dict) and isinstance(after.get(part), dict):
+                _compare(before[part], after[part], old_defs, new_defs, f"{path}/*", found,
+                         seen)
+
+
 def write_schemas(folder: Path) -> list[Path]:
     """Write every output's schema into `folder` (created if needed); return the paths."""
     folder.mkdir(parents=True, exist_ok=True)

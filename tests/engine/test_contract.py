@@ -15,7 +15,8 @@ from kbrun.engine import advise, make_profile
 from kbrun.engine.batch import advise_lines
 from kbrun.engine.browse import LISTABLE, kb_stats, list_entries, show_entry
 from kbrun.engine.contract import (
-    OUTPUTS, VERSION, file_name, json_schema, schema_id, schema_text, write_schemas,
+    OUTPUTS, VERSION, breaking_changes, file_name, json_schema, schema_id, schema_text,
+    write_schemas,
 )
 from kbrun.engine.explain import why, why_not
 from tests.conftest import DATA, SCHEMAS, output_kind, schema_errors, validated
@@ -57,6 +58,44 @@ def test_each_schema_is_valid_and_names_its_output_and_version(kind):
     assert schema["$id"] == schema_id(kind) == f"urn:kbrun:schema:{kind}:v{VERSION}"
     assert file_name(kind) == f"kbrun-{kind}.v{VERSION}.schema.json"
     assert f"(contract v{VERSION})" in schema["title"]
+
+
+BASELINE = DATA / "contract"        # the schemas of this version as first shipped
+
+
+@pytest.mark.parametrize("kind", list(OUTPUTS))
+def test_no_change_breaks_a_reader_of_this_version(kind):
+    frozen = BASELINE / file_name(kind)
+    assert frozen.exists(), (f"no frozen v{VERSION} schema of {kind}: a new output is copied "
+                             f"there when it is added (tests/data/contract/README.md)")
+    changes = breaking_changes(json.loads(frozen.read_text(encoding="utf-8")), json_schema(kind))
+    assert not changes, (f"these changes to the {kind} output break a reader of v{VERSION}; "
+                         "keep the key, or bump contract.VERSION (docs/json.md):\n"
+                         + "\n".join(changes))
+
+
+def test_breaking_changes_are_told_from_additions():
+    old = json_schema("advise")
+    assert breaking_changes(old, old) == []
+    new = copy.deepcopy(old)
+    recommendation, prescription = new["$defs"]["Recommendation"], new["$defs"]["Prescription"]
+    recommendation["properties"]["difficulty"] = {"type": "string"}
+    recommendation["required"].append("difficulty")
+    new["$defs"]["Avoid"]["required"].append("name")
+    assert breaking_changes(old, new) == []
+    del recommendation["properties"]["cues"]
+    prescription["required"].remove("tempo")
+    prescription["properties"]["load"]["enum"].append("maximal")
+    recommendation["properties"]["score"] = {"anyOf": [recommendation["properties"]["score"],
+                                                       {"type": "null"}]}
+    new["$defs"]["Warning"]["properties"]["urgent"] = {"type": "string"}
+    assert sorted(breaking_changes(old, new)) == [
+        "/recommendations/*/cues: removed",
+        "/recommendations/*/prescription/load: may now be 'maximal'",
+        "/recommendations/*/prescription/tempo: no longer always present",
+        "/recommendations/*/score: may now be null",
+        "/warnings/*/urgent: may now be a string",
+    ]
 
 
 # Objects that carry keys of their own by design: a listing row has its kind's columns, and an
