@@ -169,8 +169,18 @@ def fact_fields(fact: Fact) -> dict[str, Any]:
 
 
 def fact_key(fact: Fact) -> tuple[Any, ...]:
-    """A hashable identity for a fact: its kind and fields."""
-    return (fact_kind_of(fact), tuple(sorted(fact_fields(fact).items())))
+    """A hashable identity for a fact: its kind and fields.
+
+    Computed once per fact and kept on it: a fact's fields never change once it is built
+    (experta refuses changes after declaration), and a consultation asks for the keys of the
+    facts every firing matched, over and over.
+    """
+    try:
+        return fact.__dict__["_kbrun_key"]  # type: ignore[no-any-return]
+    except KeyError:
+        key = (fact_kind_of(fact), tuple(sorted(fact_fields(fact).items())))
+        fact.__dict__["_kbrun_key"] = key
+        return key
 
 
 def describe(fact: Fact) -> str:

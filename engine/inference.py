@@ -8,7 +8,9 @@ import gc
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from kbrun.engine._experta import DepthStrategy, Fact, KnowledgeEngine
+from kbrun.engine._experta import (
+    SNAPSHOTS, DepthStrategy, EngineSnapshot, Fact, KbrunEngine, restore_engine, snapshot_engine,
+)
 from kbrun.engine.facts import describe, fact_fields, fact_key, fact_kind_of, make_fact
 from kbrun.engine.graph import (
     CONTRAINDICATED_FOR, DEVELOPS, DOSES, IMPLICATES, OPPOSES, PROGRESSES_TO, REQUIRES, SIGNALS,
@@ -61,13 +63,19 @@ class Consultation:
     origins: dict[FactKey, Origin]                   # declared facts
     support: dict[FactKey, list[Support]]            # derived facts
     firings: list[Firing]
+    _by_kind: dict[str, list[FactKey]] | None = field(default=None, repr=False, compare=False)
 
     def of_kind(self, kind: str) -> list[dict[str, Any]]:
         """The fields of every fact of `kind`, in assertion order."""
-        return [fact_fields(f) for k, f in self.facts.items() if k[0] == kind]
+        return [fact_fields(self.facts[k]) for k in self.keys_of_kind(kind)]
 
     def keys_of_kind(self, kind: str) -> list[FactKey]:
-        return [k for k in self.facts if k[0] == kind]
+        """The keys of every fact of `kind`, in assertion order."""
+        if self._by_kind is None:
+            self._by_kind = {}
+            for key in self.facts:
+                self._by_kind.setdefault(key[0], []).append(key)
+        return list(self._by_kind.get(kind, ()))
 
     def fields(self, key: FactKey) -> dict[str, Any]:
         return dict(key[1])
@@ -83,7 +91,7 @@ class DeterministicDepthStrategy(DepthStrategy):
         return (activation.rule.salience, facts, getattr(activation.rule, "__name__", ""))
 
 
-class RecordingEngine(KnowledgeEngine):
+class RecordingEngine(KbrunEngine):
     """An experta engine that records, for every fact asserted by a rule, why it was asserted."""
 
     __strategy__ = DeterministicDepthStrategy
@@ -98,6 +106,21 @@ class RecordingEngine(KnowledgeEngine):
         self.support: dict[FactKey, list[Support]] = {}
         self.asserted: dict[FactKey, Fact] = {}
         self.firings: list[Firing] = []
+
+    def run(self, steps: float = float("inf")) -> None:
+        """experta's run loop without its per-firing log line, whose arguments (every matched
+        fact rendered as text) experta builds whether or not anything is logged."""
+        self.running = True
+        while steps > 0 and self.running:
+            added, removed = self.get_activations()
+            self.strategy.update_agenda(self.agenda, added, removed)
+            activation = self.agenda.get_next()
+            if activation is None:
+                break
+            steps -= 1
+            activation.rule(self, **{k: v for k, v in activation.context.items()
+                                     if not k.startswith("__")})
+        self.running = False
 
     def fired(self, rule: CompiledRule, matched: list[Fact], new_facts: list[Fact]) -> None:
         """Called by every compiled rule's right-hand side."""
@@ -263,12 +286,27 @@ def static_declarations(kb: KnowledgeBase, wanted: frozenset[str] | None = None
 
 class Reasoner:
     """The resident reasoner of one knowledge base: one experta engine holding every rule, and
-    the knowledge base's graph facts, which are the same for every consultation."""
+    the knowledge base's graph facts, which are the same for every consultation.
+
+    The graph facts are declared once and the engine's state is saved (`snapshot_engine`);
+    each consultation restores that state, declares only the profile's facts and runs. Where
+    snapshots are unavailable (another experta version) every fact is declared for each run,
+    which gives the same answer more slowly.
+    """
 
     def __init__(self, kb: KnowledgeBase) -> None:
         rules = kb.rules
         self.engine = rules.engine()
         self.static = static_declarations(kb, rules.graph_kinds())
+        self.snapshot: EngineSnapshot | None = None
+        if SNAPSHOTS:
+            self._declare_static()
+            self.snapshot = snapshot_engine(self.engine)
+
+    def _declare_static(self) -> None:
+        self.engine.reset()
+        for fact in self.static.facts.values():
+            self.engine.declare(fact)
 
     def consult(self, kb: KnowledgeBase, profile: Profile) -> Consultation:
         start = profile_declarations(kb, profile)
@@ -276,10 +314,11 @@ class Reasoner:
         collecting = gc.isenabled()
         gc.disable()  # a run makes many short-lived objects and no cycles worth chasing mid-run
         try:
-            engine.reset()
+            if self.snapshot is not None:
+                restore_engine(engine, self.snapshot)
+            else:
+                self._declare_static()
             engine.clear_records()
-            for fact in self.static.facts.values():
-                engine.declare(fact)
             for fact in start.facts.values():
                 engine.declare(fact)
             engine.run()
