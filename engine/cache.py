@@ -1,30 +1,46 @@
-"""A cache of loaded knowledge bases, keyed by the content hash of their files.
+"""A cache of loaded knowledge bases, keyed by the content hash of their files, stored as inert
+JSON.
 
 Parsing and validating the YAML is most of what a cold `kbrun advise` spends in kbrun's own
 code; a knowledge base whose files (and whose schema) have not changed is read back from the
-user's cache directory instead. The key covers every file's path and bytes, the kbrun version
-and the schema source, so an entry can never be stale; the folder is safe to delete. The cache
-is used only when its folder belongs to the current user and no one else can write to it,
-because it holds pickles. Set KBRUN_NO_CACHE=1 to turn it off, KBRUN_CACHE_DIR to move it.
+user's cache directory instead. The key covers every file's path and bytes, the kbrun version,
+the schema and graph sources and the cache format, so an entry can never be stale; the folder is
+safe to delete. Set KBRUN_NO_CACHE=1 to turn it off, KBRUN_CACHE_DIR to move it.
+
+An entry is plain data - the validated entries, where each was defined, and the graph's facts
+as the rules see them - never pickle: reading a planted or swapped file can at worst fail to
+parse, never run code. An entry is read only through a descriptor opened without following a
+symbolic link and checked on that descriptor (a regular file, owned by this user, writable by
+no one else, at most MAX_ENTRY_BYTES); the folder is used only when it is private to this user.
+The folder keeps the MAX_ENTRIES most recently used entries.
+
+Reading an entry builds the entries with pydantic's `model_construct`, which skips the
+validation the data passed when it was stored; so a warm start imports the schema without
+building its validators, and does not import networkx at all.
 """
 
 from __future__ import annotations
 
+import functools
 import hashlib
+import json
 import logging
 import os
-import pickle
 import stat
 import tempfile
-from collections.abc import Iterable
+import types
+import typing
+from collections.abc import Callable, Iterable
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from kbrun.engine.knowledge import KnowledgeBase
 
 log = logging.getLogger(__name__)
-FORMAT = 1
+FORMAT = 2
+MAX_ENTRIES = 16                      # entries kept; the least recently used go first
+MAX_ENTRY_BYTES = 64 * 1024 * 1024    # an entry larger than this is not read
 
 
 def cache_dir() -> Path | None:
@@ -37,32 +53,56 @@ def cache_dir() -> Path | None:
     folder = Path(base)
     try:
         folder.mkdir(parents=True, exist_ok=True, mode=0o700)
-        info = folder.stat()
+        info = os.stat(folder, follow_symlinks=False)
     except OSError:
         return None
-    if info.st_uid != os.getuid() or info.st_mode & (stat.S_IWGRP | stat.S_IWOTH):
-        log.debug("not using cache folder %s: not private to this user", folder)
+    if not stat.S_ISDIR(info.st_mode) or info.st_uid != os.getuid() \
+            or info.st_mode & (stat.S_IWGRP | stat.S_IWOTH):
+        log.debug("not using cache folder %s: not a folder private to this user", folder)
         return None
     return folder
 
 
 def fingerprint(files: Iterable[tuple[str, str]]) -> str:
-    """The content hash of a knowledge base: every (path, text), the version, the schema and
-    the graph builder (the cached entry holds the built graph)."""
+    """The content hash of a knowledge base: every (path, text), the version, the cache format,
+    and the sources of the schema and graph builder (an entry holds what they produced)."""
     from importlib.metadata import PackageNotFoundError, version
-
-    from kbrun.engine import graph, schema
 
     digest = hashlib.sha256(f"kbrun-cache-{FORMAT}\0".encode())
     try:
         digest.update(version("kbrun").encode())
     except PackageNotFoundError:  # pragma: no cover - running from a source tree
         pass
-    for module in (schema, graph):
-        digest.update(Path(module.__file__).read_bytes())
+    here = Path(__file__).parent
+    for module in ("schema.py", "graph.py", "inference.py"):
+        digest.update((here / module).read_bytes())
     for path, text in files:
         digest.update(path.encode() + b"\0" + text.encode() + b"\0")
     return digest.hexdigest()
+
+
+def _entry(folder: Path, key: str) -> Path:
+    return folder / f"kb-{key}.json"
+
+
+def _read(path: Path) -> bytes | None:
+    """The bytes of a cache entry, or None when it is missing or not to be trusted."""
+    try:
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0))
+    except FileNotFoundError:
+        return None
+    except OSError as err:  # a symbolic link (ELOOP), a folder, no permission
+        log.debug("not reading cache entry %s: %s", path, err)
+        return None
+    with os.fdopen(fd, "rb") as handle:
+        info = os.fstat(handle.fileno())
+        if not stat.S_ISREG(info.st_mode) or info.st_uid != os.getuid() \
+                or info.st_mode & (stat.S_IWGRP | stat.S_IWOTH) \
+                or info.st_size > MAX_ENTRY_BYTES:
+            log.debug("not reading cache entry %s: not a private regular file of at most "
+                      "%d bytes", path, MAX_ENTRY_BYTES)
+            return None
+        return handle.read(MAX_ENTRY_BYTES + 1)
 
 
 def load(key: str) -> KnowledgeBase | None:
@@ -70,27 +110,210 @@ def load(key: str) -> KnowledgeBase | None:
     folder = cache_dir()
     if folder is None:
         return None
-    path = folder / f"kb-{key}.pickle"
-    try:
-        with path.open("rb") as handle:
-            kb = pickle.load(handle)  # noqa: S301 - a private, content-addressed cache
-    except FileNotFoundError:
+    path = _entry(folder, key)
+    data = _read(path)
+    if data is None:
         return None
+    try:
+        document = json.loads(data)
+        if document.get("format") != FORMAT or document.get("fingerprint") != key:
+            raise ValueError("written by another version of kbrun")
+        kb = decode(document)
     except Exception as err:  # noqa: BLE001 - a damaged entry is dropped, never fatal
         log.debug("dropping unreadable cache entry %s: %s", path, err)
         path.unlink(missing_ok=True)
         return None
-    return kb if getattr(kb, "fingerprint", None) == key else None
+    try:
+        os.utime(path, follow_symlinks=False)  # recently used: kept longest by prune()
+    except (OSError, NotImplementedError):
+        pass
+    return kb
 
 
 def store(kb: KnowledgeBase) -> None:
-    """Save a validated knowledge base under its fingerprint (atomically; errors ignored)."""
+    """Save a validated knowledge base under its fingerprint (atomically; errors ignored), and
+    prune the folder to its MAX_ENTRIES most recently used entries."""
     folder = cache_dir()
     if folder is None:
         return
+    name = None
     try:
-        with tempfile.NamedTemporaryFile(dir=folder, delete=False, suffix=".tmp") as handle:
-            pickle.dump(kb, handle, protocol=pickle.HIGHEST_PROTOCOL)
-        os.replace(handle.name, folder / f"kb-{kb.fingerprint}.pickle")
-    except (OSError, pickle.PicklingError) as err:
+        text = json.dumps(encode(kb), separators=(",", ":"), ensure_ascii=False)
+        if len(text) > MAX_ENTRY_BYTES:
+            return
+        fd, name = tempfile.mkstemp(dir=folder, prefix=".kb-", suffix=".tmp")  # mode 0600
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            handle.write(text)
+        os.replace(name, _entry(folder, kb.fingerprint))
+        name = None
+        prune(folder)
+    except (OSError, TypeError, ValueError) as err:
         log.debug("could not cache the knowledge base: %s", err)
+    finally:
+        if name is not None:
+            Path(name).unlink(missing_ok=True)
+
+
+def prune(folder: Path, keep: int | None = None) -> None:
+    """Delete all but the `keep` (default MAX_ENTRIES) most recently used entries, and entries
+    of the pickle format kbrun used before."""
+    keep = MAX_ENTRIES if keep is None else keep
+    entries = []
+    for path in folder.glob("kb-*.json"):
+        try:
+            entries.append((os.stat(path, follow_symlinks=False).st_mtime, path))
+        except OSError:
+            continue
+    entries.sort(reverse=True)
+    for _mtime, path in entries[keep:]:
+        path.unlink(missing_ok=True)
+    for path in folder.glob("kb-*.pickle"):  # entries of kbrun before the JSON cache
+        path.unlink(missing_ok=True)
+
+
+# -- the format --------------------------------------------------------------------------------
+
+def encode(kb: KnowledgeBase) -> dict[str, Any]:
+    """A knowledge base as plain data: its validated entries (only the fields the files set),
+    where each was defined, its layers, and the graph facts a consultation starts from."""
+    from kbrun.engine.facts import fact_fields
+    from kbrun.engine.inference import static_declarations
+
+    static = static_declarations(kb)
+    return {
+        "format": FORMAT,
+        "fingerprint": kb.fingerprint,
+        "layers": list(kb.layers),
+        "entries": {kind: {entry_id: model.model_dump(mode="json", exclude_unset=True)
+                           for entry_id, model in table.items()}
+                    for kind, table in kb.entries.items()},
+        "locations": {entry_id: [loc.path, loc.line] for entry_id, loc in kb.locations.items()},
+        # the rules as written, with their lines: the rule compiler places everything by them
+        "raw_rules": {rule_id: _encode_raw(kb.raw[rule_id]) for rule_id in kb.rule_specs},
+        # each fact's fields in the order written, which is the order explanations print them
+        "static": [[key[0], fact_fields(static.facts[key]), origin.kind, origin.detail,
+                    list(origin.sources)] for key, origin in static.origins.items()],
+    }
+
+
+def decode(document: dict[str, Any]) -> KnowledgeBase:
+    """The knowledge base `encode` wrote (without validating it again)."""
+    from kbrun.engine.errors import Loc
+    from kbrun.engine.knowledge import KnowledgeBase
+    from kbrun.engine.schema import SECTIONS
+
+    models = {kind: model for kind, model in SECTIONS.values()}
+    entries = {kind: {entry_id: _construct(models[kind], data) for entry_id, data in table.items()}
+               for kind, table in document["entries"].items()}
+    return KnowledgeBase(
+        entries=entries,
+        locations={entry_id: Loc(path, line) for entry_id, (path, line)
+                   in document["locations"].items()},
+        layers=list(document["layers"]),
+        fingerprint=document["fingerprint"],
+        static_records=[tuple(record) for record in document["static"]],
+        raw_known={rule_id: _decode_raw(raw) for rule_id, raw in document["raw_rules"].items()},
+    )
+
+
+def _encode_raw(node: Any) -> Any:
+    """A parsed YAML value with its locations (LineDict, LineList) as plain data."""
+    from kbrun.engine.yamlio import LineDict, LineList
+
+    if isinstance(node, LineDict):
+        return {"map": [[key, _encode_raw(value), *_loc(node.loc_of(key))]
+                        for key, value in node.items()], "at": _loc(node.loc)}
+    if isinstance(node, LineList):
+        return {"seq": [[_encode_raw(value), *_loc(node.loc_of(i))]
+                        for i, value in enumerate(node)], "at": _loc(node.loc)}
+    if isinstance(node, (str, int, float, bool)) or node is None:
+        return node
+    raise TypeError(f"cannot cache a {type(node).__name__} value")  # e.g. a YAML date
+
+
+def _loc(loc: Any) -> list[Any]:
+    return [loc.path, loc.line]
+
+
+def _decode_raw(data: Any) -> Any:
+    """The LineDict or LineList `_encode_raw` wrote."""
+    from kbrun.engine.errors import Loc
+    from kbrun.engine.yamlio import LineDict, LineList
+
+    if isinstance(data, dict) and "map" in data:
+        mapping = LineDict()
+        mapping.loc, mapping.locs = Loc(*data["at"]), {}
+        for key, value, path, line in data["map"]:
+            mapping[key] = _decode_raw(value)
+            mapping.locs[key] = Loc(path, line)
+        return mapping
+    if isinstance(data, dict) and "seq" in data:
+        sequence = LineList()
+        sequence.loc, sequence.locs = Loc(*data["at"]), []
+        for value, path, line in data["seq"]:
+            sequence.append(_decode_raw(value))
+            sequence.locs.append(Loc(path, line))
+        return sequence
+    return data
+
+
+def _construct(annotation: Any, value: Any) -> Any:
+    """`value` (JSON data) as the type `annotation` names: models built with `model_construct`
+    (their data was validated before it was stored), lists and tuples as declared."""
+    return _builder(annotation)(value)
+
+
+@functools.lru_cache(maxsize=None)
+def _builder(annotation: Any) -> Callable[[Any], Any]:
+    """A function that builds JSON data into the type `annotation` names (one per type, made
+    once: reading the type is most of the cost)."""
+    from pydantic import BaseModel
+
+    origin = typing.get_origin(annotation)
+    args = typing.get_args(annotation)
+    if origin is typing.Annotated:
+        return _builder(args[0])
+    if origin in (typing.Union, types.UnionType):
+        options = [a for a in args if a is not type(None)]
+        models = [a for a in options if isinstance(a, type) and issubclass(a, BaseModel)]
+        sequences = [a for a in options if typing.get_origin(a) in (list, tuple, set, frozenset)]
+        as_model = _builder(models[0]) if len(models) == 1 else None
+        as_sequence = _builder(sequences[0]) if sequences else None
+
+        def union(value: Any) -> Any:
+            if isinstance(value, dict) and as_model is not None:
+                return as_model(value)
+            if isinstance(value, list) and as_sequence is not None:
+                return as_sequence(value)
+            return value
+        return _optional(union)
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        model = annotation
+        fields = [(name, _builder(info.annotation)) for name, info in model.model_fields.items()]
+
+        def build_model(value: Any) -> Any:
+            built = {name: build(value[name]) for name, build in fields if name in value}
+            return model.model_construct(_fields_set=set(built), **built)
+        return _optional(build_model)
+    if origin in (list, set, frozenset):
+        item = _builder(args[0]) if args else _same
+        kind = origin
+        return _optional(lambda value: kind(item(v) for v in value))
+    if origin is tuple:
+        if len(args) == 2 and args[1] is Ellipsis:
+            item = _builder(args[0])
+            return _optional(lambda value: tuple(item(v) for v in value))
+        items = [_builder(a) for a in args]
+        return _optional(lambda value: tuple(b(v) for b, v in zip(items, value, strict=True)))
+    if origin is dict:
+        item = _builder(args[1]) if args else _same
+        return _optional(lambda value: {k: item(v) for k, v in value.items()})
+    return _same
+
+
+def _same(value: Any) -> Any:
+    return value
+
+
+def _optional(build: Callable[[Any], Any]) -> Callable[[Any], Any]:
+    return lambda value: None if value is None else build(value)

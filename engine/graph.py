@@ -1,16 +1,20 @@
-"""The knowledge graph: a networkx MultiDiGraph of typed nodes, with the relation as the edge key."""
+"""The knowledge graph: a networkx MultiDiGraph of typed nodes, the relation as the edge key."""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
-from typing import TYPE_CHECKING, Any
-
-import networkx as nx
+from typing import TYPE_CHECKING, Any, TypeAlias
 
 from kbrun.engine.schema import SourceRef
 
 if TYPE_CHECKING:
+    import networkx as nx
+
     from kbrun.engine.knowledge import KnowledgeBase
+
+# The graph's nodes are kb ids. A string, so that networkx is imported only where a graph is built
+# (and its classes are generic only in their stubs).
+KbGraph: TypeAlias = "nx.MultiDiGraph[str]"
 
 # Relations, all directed; `opposes` is stored in both directions.
 TARGETS = "targets"                # exercise -> muscle        role, weight
@@ -42,9 +46,11 @@ def source_ids(refs: list[SourceRef]) -> list[str]:
     return list(dict.fromkeys(ref.id for ref in refs))
 
 
-def build_graph(kb: KnowledgeBase) -> nx.MultiDiGraph:
+def build_graph(kb: KnowledgeBase) -> KbGraph:
     """Build the knowledge graph of a loaded knowledge base."""
-    graph = nx.MultiDiGraph()
+    import networkx as nx  # here, not at the top: advising from the cache needs no graph
+
+    graph: KbGraph = nx.MultiDiGraph()
     for kind in _NODE_KINDS:
         for entry_id, entry in kb.entries[kind].items():
             attrs = entry.model_dump(mode="json", exclude=_EDGE_FIELDS)
@@ -75,12 +81,13 @@ def build_graph(kb: KnowledgeBase) -> nx.MultiDiGraph:
                 graph.add_edge(a, b, key=OPPOSES, sources=source_ids(muscle.sources))
 
     for injury in kb.injuries.values():
-        for link in injury.suggested_by:
-            graph.add_edge(link.symptom, injury.id, key=SUGGESTS, weight=link.weight,
-                           sources=source_ids(link.sources))
-        for link in injury.implicates:
-            graph.add_edge(injury.id, link.muscle, key=IMPLICATES, weight=link.weight,
-                           role=link.role, sources=source_ids(link.sources))
+        for suggestion in injury.suggested_by:
+            graph.add_edge(suggestion.symptom, injury.id, key=SUGGESTS, weight=suggestion.weight,
+                           sources=source_ids(suggestion.sources))
+        for implication in injury.implicates:
+            graph.add_edge(injury.id, implication.muscle, key=IMPLICATES,
+                           weight=implication.weight, role=implication.role,
+                           sources=source_ids(implication.sources))
         # the most specifically written contraindication gives an exercise its reason
         ordered = sorted(injury.contraindications, key=lambda rule: -rule.specificity())
         for rule in ordered:
@@ -119,7 +126,7 @@ def build_graph(kb: KnowledgeBase) -> nx.MultiDiGraph:
 
 # -- queries the engine and the CLI use -----------------------------------------------------------
 
-def out_edges(graph: nx.MultiDiGraph, node: str, relation: str) -> Iterator[tuple[str, dict[str, Any]]]:
+def out_edges(graph: KbGraph, node: str, relation: str) -> Iterator[tuple[str, dict[str, Any]]]:
     """(target, attributes) of every `relation` edge leaving `node`."""
     if node not in graph:
         return
@@ -128,7 +135,7 @@ def out_edges(graph: nx.MultiDiGraph, node: str, relation: str) -> Iterator[tupl
             yield target, attrs
 
 
-def in_edges(graph: nx.MultiDiGraph, node: str, relation: str) -> Iterator[tuple[str, dict[str, Any]]]:
+def in_edges(graph: KbGraph, node: str, relation: str) -> Iterator[tuple[str, dict[str, Any]]]:
     """(origin, attributes) of every `relation` edge entering `node`."""
     if node not in graph:
         return
@@ -137,34 +144,36 @@ def in_edges(graph: nx.MultiDiGraph, node: str, relation: str) -> Iterator[tuple
             yield origin, attrs
 
 
-def exercises_targeting(graph: nx.MultiDiGraph, muscle: str, role: str | None = None) -> list[str]:
+def exercises_targeting(graph: KbGraph, muscle: str, role: str | None = None) -> list[str]:
     """Exercises that target `muscle` (optionally only as `primary` or `secondary`)."""
     return sorted(origin for origin, attrs in in_edges(graph, muscle, TARGETS)
                   if role is None or attrs["role"] == role)
 
 
-def implicated_muscles(graph: nx.MultiDiGraph, injury: str) -> dict[str, float]:
+def implicated_muscles(graph: KbGraph, injury: str) -> dict[str, float]:
     """Muscles and tissues an injury implicates, with the weight of each link."""
     return {target: attrs["weight"] for target, attrs in out_edges(graph, injury, IMPLICATES)}
 
 
-def opposing(graph: nx.MultiDiGraph, muscle: str) -> list[str]:
+def opposing(graph: KbGraph, muscle: str) -> list[str]:
     """The muscles that oppose `muscle` (quadriceps -> hamstrings, ...)."""
     return sorted(target for target, _ in out_edges(graph, muscle, OPPOSES))
 
 
-def progressions(graph: nx.MultiDiGraph, exercise: str) -> list[str]:
+def progressions(graph: KbGraph, exercise: str) -> list[str]:
     """The next harder variants of an exercise."""
     return sorted(target for target, _ in out_edges(graph, exercise, PROGRESSES_TO))
 
 
-def regressions(graph: nx.MultiDiGraph, exercise: str) -> list[str]:
+def regressions(graph: KbGraph, exercise: str) -> list[str]:
     """The next easier variants of an exercise."""
     return sorted(origin for origin, _ in in_edges(graph, exercise, PROGRESSES_TO))
 
 
-def neighbourhood(graph: nx.MultiDiGraph, focus: str, depth: int) -> nx.MultiDiGraph:
+def neighbourhood(graph: KbGraph, focus: str, depth: int) -> KbGraph:
     """The subgraph within `depth` links of `focus`, ignoring edge direction."""
+    import networkx as nx
+
     nodes = nx.single_source_shortest_path_length(graph.to_undirected(as_view=True), focus,
                                                   cutoff=depth)
     return graph.subgraph(nodes).copy()

@@ -203,6 +203,10 @@ def static_declarations(kb: KnowledgeBase, wanted: frozenset[str] | None = None
     once.
     """
     out = _Declarations(wanted)
+    if kb.static_records is not None:  # read from the cache (engine/cache.py)
+        for kind, fields, origin_kind, detail, sources in kb.static_records:
+            out.add(kind, Origin(origin_kind, detail, tuple(sources)), **fields)
+        return out
     graph = kb.graph
     for goal_id in sorted(kb.goals):
         for category in kb.goals[goal_id].categories:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from functools import cached_property
+from collections.abc import Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from kbrun.engine.errors import Loc, UnknownId
@@ -25,18 +26,23 @@ class KnowledgeBase:
 
     entries: dict[str, dict[str, Any]]          # kind -> id -> model, in sorted id order
     locations: dict[str, Loc]                   # id -> where it was (last) defined
-    raw: dict[str, Any] = field(repr=False)     # id -> merged LineDict, for error locations
     layers: list[str] = field(default_factory=list)
     fingerprint: str = ""
+    # the files it was read from, (layer, [(path, text)]): `raw` is parsed from them on demand
+    files: Sequence[tuple[str, list[tuple[str, str]]]] = field(default=(), repr=False)
+    # the graph facts a consultation starts from, when they came from the cache (engine/cache.py)
+    static_records: list[tuple[Any, ...]] | None = field(default=None, repr=False)
     advice_cache: dict[Any, Any] = field(default_factory=dict, repr=False, compare=False)
 
-    _DERIVED = ("rules", "reasoner", "_aliases", "settings")
+    # entries as written (LineDicts) that came with the cache: the rules, which compile from them
+    raw_known: dict[str, Any] = field(default_factory=dict, repr=False)
 
-    def __getstate__(self) -> dict[str, Any]:
-        """Pickle the validated data and the graph: compiled rules and caches are rebuilt."""
-        state = {k: v for k, v in self.__dict__.items() if k not in self._DERIVED}
-        state["advice_cache"] = {}
-        return state
+    @cached_property
+    def raw(self) -> Mapping[str, Any]:
+        """id -> the merged YAML mapping (a LineDict, which knows the line of every value), for
+        error locations. A knowledge base read from the cache has its rules' mappings; for any
+        other entry it parses its files again, once, the first time one is asked for."""
+        return _RawEntries(self.raw_known, self.files)
 
     # -- typed views -------------------------------------------------------------------------
     @property
@@ -192,3 +198,33 @@ class KnowledgeBase:
 
 def _norm(text: str) -> str:
     return " ".join(text.lower().replace("-", " ").replace("_", " ").replace("’", "'").split())
+
+
+class _RawEntries(Mapping[str, Any]):
+    """The entries as written: those at hand, and the rest parsed from the files on demand."""
+
+    def __init__(self, known: dict[str, Any], files: Sequence[tuple[str, list[tuple[str, str]]]]
+                 ) -> None:
+        self._known = known
+        self._files = files
+        self._parsed: dict[str, Any] | None = None
+
+    def _all(self) -> dict[str, Any]:
+        if self._parsed is None:
+            from kbrun.engine.loader import collect
+
+            merged, _errors = collect(self._files)
+            self._parsed = {entry_id: item for table in merged.values()
+                            for entry_id, item in table.items()}
+        return self._parsed
+
+    def __getitem__(self, entry_id: str) -> Any:
+        if entry_id in self._known:
+            return self._known[entry_id]
+        return self._all()[entry_id]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._all())
+
+    def __len__(self) -> int:
+        return len(self._all())

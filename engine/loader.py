@@ -469,6 +469,7 @@ def load_kb(extra: Iterable[str | Path] = (), *, builtin: bool = True,
     fingerprint = cache.fingerprint(item for _label, layer in files for item in layer)
     cached = cache.load(fingerprint)
     if cached is not None:
+        cached.files = files  # for error locations, parsed only if an error needs one
         return cached  # validated when it was stored; rules compile on first use
     merged, errors = collect(files)
     entries, schema_errors = validate(merged, [label for label, _folder in layers])
@@ -477,10 +478,11 @@ def load_kb(extra: Iterable[str | Path] = (), *, builtin: bool = True,
     kb = KnowledgeBase(
         entries=entries,
         locations={entry_id: item.loc_of("id") for entry_id, item in raw.items()},
-        raw=raw,
         layers=[label for label, _folder in layers],
         fingerprint=fingerprint,
+        files=files,
     )
+    kb.__dict__["raw"] = raw  # already parsed: the cached property need not parse it again
     if not errors:
         errors.extend(check_progressions(kb))
     if not errors and compile_rules:
@@ -494,7 +496,6 @@ def load_kb(extra: Iterable[str | Path] = (), *, builtin: bool = True,
         raise KbInvalid(sorted(errors, key=_error_order))
     log.debug("loaded %d entries from %s", len(raw), ", ".join(kb.layers))
     if compile_rules:
-        kb.graph  # noqa: B018 - built now so that the cache holds it too
         cache.store(kb)  # only a knowledge base whose rules compiled is worth keeping
     return kb
 

@@ -42,7 +42,7 @@ LOAD_RANK = {"bodyweight": 0, "light": 1, "moderate": 2, "heavy": 3}
 class Strict(BaseModel):
     """Base of every schema model: unknown fields are errors, values are not coerced."""
 
-    model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
+    model_config = ConfigDict(extra="forbid", strict=True, frozen=True, defer_build=True)
 
 
 class SourceRef(Strict):
@@ -337,7 +337,8 @@ class Claim(Cited):
     statement: Text
 
 
-FieldType = Annotated[str, StringConstraints(pattern=r"^(id(:[a-z-]+)?|number|text|bool|region|category)$")]
+FieldType = Annotated[str, StringConstraints(
+    pattern=r"^(id(:[a-z-]+)?|number|whole|text|bool|region|category)$")]
 
 
 class FactKind(Cited):
@@ -396,6 +397,10 @@ class Selection(Cited):
     # when a ceiling lowers the load of a low-rep lift, its reps rise to the range of the new load
     lighter_load_reps: dict[Load, tuple[Annotated[int, Field(ge=1, le=100)],
                                         Annotated[int, Field(ge=1, le=100)]]] = {}
+
+    # the priority of a followed protocol's doses: above the phase and level decisions of the
+    # rules (a protocol's dose outranks the phase's); the ceilings still apply after it
+    protocol_priority: int = 50
 
     _span_lighter = field_validator("lighter_load_reps", mode="before")(
         lambda cls, v: {k: _span(x) for k, x in v.items()} if isinstance(v, dict) else v)
