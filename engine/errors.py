@@ -43,6 +43,12 @@ def did_you_mean(value: object, candidates: Iterable[str]) -> str | None:
 class KbrunError(Exception):
     """Base class of every error caused by input (exit code 2 in the CLI)."""
 
+    # A bad profile value names the command-line option it came through ('--phase') and keeps
+    # the message without its "invalid value for '--phase'" prefix, so that a value written in
+    # a profile file can be reported under its field instead.
+    option: str | None = None
+    detail: str | None = None
+
     def __init__(self, message: str, *, loc: Loc | None = None, suggestion: str | None = None):
         super().__init__(message)
         self.message = message

@@ -7,7 +7,7 @@ import json
 import logging
 import re
 from collections import Counter
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -17,8 +17,8 @@ import yaml
 from kbrun.engine.errors import DatasetError, Loc, UnknownId, did_you_mean
 from kbrun.engine.knowledge import KnowledgeBase
 from kbrun.engine.schema import (
-    IMPACT_RANK, INTENSITY_RANK, CategoryDefaults, DatasetMapping, Dose, Exercise, MuscleTerm,
-    PatternRule,
+    IMPACT_RANK, INTENSITY_RANK, CategoryDefaults, DatasetMapping, Dose, Exercise, Intensity,
+    MuscleTerm, PatternRule, Region,
 )
 
 log = logging.getLogger(__name__)
@@ -224,7 +224,8 @@ def mapping_for(kb: KnowledgeBase, dataset: str) -> DatasetMapping:
     """The mapping (under `mappings:` in the knowledge base) for a dataset: the one from the
     last --kb folder that has one, so that a coach's mapping replaces the built-in one.
     Raises UnknownId when no mapping names the dataset."""
-    found = [m for m in kb.entries["mapping"].values() if m.dataset == dataset]
+    found: list[DatasetMapping] = [m for m in kb.entries["mapping"].values()
+                                   if m.dataset == dataset]
     if not found:
         known = sorted({m.dataset for m in kb.entries["mapping"].values()} | set(DATASETS))
         raise UnknownId("dataset", dataset, known, context="kb import")
@@ -287,7 +288,7 @@ def _check_shape(record: Record) -> Skipped | None:
     return None
 
 
-def _raise(loads: dict[str, str], more: dict[str, str]) -> None:
+def _raise(loads: dict[Region, Intensity], more: Mapping[Region, Intensity]) -> None:
     """Raise each region in `loads` to at least the level `more` gives it."""
     for region, level in more.items():
         if region not in loads or INTENSITY_RANK[level] > INTENSITY_RANK[loads[region]]:
@@ -372,9 +373,9 @@ def convert(record: Record, tables: _Tables, taken: set[str]) -> Converted:
     known = tables.known_names.get(name_words) or tables.known_names.get(words(data["id"]))
     if known:
         return Linked(record.id, known)
-    for rule in mapping.skip:
-        if has_any(name_words, rule.keywords):
-            return Skipped(record.id, rule.reason, name, record.line)
+    for skip in mapping.skip:
+        if has_any(name_words, skip.keywords):
+            return Skipped(record.id, skip.reason, name, record.line)
 
     term = data.get("category")
     if term not in tables.categories:
@@ -419,7 +420,7 @@ def convert(record: Record, tables: _Tables, taken: set[str]) -> Converted:
     heavy = (category == "strength" and data.get("mechanic") == "compound"
              and equipment in mapping.heavy_equipment)
 
-    joint_load: dict[str, str] = {}
+    joint_load: dict[Region, Intensity] = {}
     for muscle_term in terms["primary"]:
         _raise(joint_load, (muscle_term.heavy_loads or muscle_term.loads) if heavy
                else muscle_term.loads)
@@ -435,7 +436,7 @@ def convert(record: Record, tables: _Tables, taken: set[str]) -> Converted:
     impact = defaults.impact
     if variant is not None:
         # a variant is at least as hard on the joints as the exercise it varies
-        _raise(joint_load, dict(variant.joint_load))
+        _raise(joint_load, variant.joint_load)
         impact = max(impact, variant.impact, key=IMPACT_RANK.__getitem__)
 
     exercise_id = _new_id(f"{mapping.id_prefix}-{kebab(data['id'])}", taken)
@@ -518,9 +519,9 @@ def inherited_contraindications(kb: KnowledgeBase, imported: Sequence[Imported]
     id is repeated for the imported variants of those exercises, with the same reason,
     phases and sources."""
     variants: dict[str, list[str]] = {}
-    for item in imported:
-        if item.variant_of:
-            variants.setdefault(item.variant_of, []).append(item.exercise)
+    for done in imported:
+        if done.variant_of:
+            variants.setdefault(done.variant_of, []).append(done.exercise)
     entries = []
     for injury_id, injury in kb.injuries.items():
         items = []

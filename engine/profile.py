@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable, Mapping
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -61,7 +61,7 @@ _LIST_FIELDS = ("symptoms", "injuries", "goals", "equipment", "red_flags")
 
 def _invalid(option: str, message: str, suggestion: str | None = None) -> ProfileError:
     error = ProfileError(f"invalid value for '{option}': {message}", suggestion=suggestion)
-    error.option, error.detail = option, message  # type: ignore[attr-defined]
+    error.option, error.detail = option, message
     return error
 
 
@@ -81,7 +81,7 @@ def _ids(kb: KnowledgeBase, kind: str, option: str, values: Iterable[str]) -> tu
             resolved.add(alias)
             continue
         error = UnknownId(kind, value, table, context=option)
-        error.option = option  # type: ignore[attr-defined]
+        error.option = option
         error.suggestion = error.suggestion or "use one of " + ", ".join(sorted(table))
         raise error
     return tuple(sorted(resolved))
@@ -101,7 +101,7 @@ def make_profile(kb: KnowledgeBase, *, symptoms: Iterable[str] = (), injuries: I
     if setting is not None:
         if not isinstance(setting, str) or setting not in kb.settings:
             error = UnknownId("setting", setting, kb.settings, context="--setting")
-            error.option = "--setting"  # type: ignore[attr-defined]
+            error.option = "--setting"
             error.suggestion = error.suggestion or "use one of " + ", ".join(sorted(kb.settings))
             raise error
         chosen_equipment.update(kb.settings[setting])
@@ -177,14 +177,15 @@ def _checked(kb: KnowledgeBase, fields: dict[str, Any], origins: Mapping[str, st
     try:
         return make_profile(kb, **fields)
     except (UnknownId, ProfileError) as err:
-        name = _FIELD_OF.get(getattr(err, "option", ""), "")
+        name = _FIELD_OF.get(err.option or "", "")
         at = origins.get(name)
         if at is None:
             raise  # the bad value came from the command line, which the message names
         if isinstance(err, UnknownId):
             message = f"unknown {err.kind} '{err.value}' in field '{name}'"
         else:
-            message = f"invalid value for '{name}': {getattr(err, 'detail', err.message)}"
+            detail = err.message if err.detail is None else err.detail
+            message = f"invalid value for '{name}': {detail}"
         raise ProfileError(f"{at}: {message}", suggestion=err.suggestion) from err
 
 

@@ -5,16 +5,19 @@ from __future__ import annotations
 import re
 from importlib.resources.abc import Traversable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import yaml
 
 from kbrun.engine.errors import KbSyntaxError, Loc
 
-try:  # libyaml's parser is several times faster; the constructors stay the safe ones
+if TYPE_CHECKING:  # the two share their interface; the stubs type libyaml's one fully
     _BaseLoader = yaml.CSafeLoader
-except AttributeError:  # pragma: no cover - PyYAML built without libyaml
-    _BaseLoader = yaml.SafeLoader  # type: ignore[misc]
+else:
+    try:  # libyaml's parser is several times faster; the constructors stay the safe ones
+        _BaseLoader = yaml.CSafeLoader
+    except AttributeError:  # pragma: no cover - PyYAML built without libyaml
+        _BaseLoader = yaml.SafeLoader
 
 MAX_FILE_BYTES = 2 * 1024 * 1024
 # Knowledge-base entries nest about six levels deep. The bound matters: libyaml's scanner slows
@@ -28,7 +31,7 @@ MAX_ALIAS_VALUES = 100_000
 _TAG = re.compile(r"tag '(?:tag:yaml\.org,2002:)?([^']*)'")
 
 
-class LineDict(dict):
+class LineDict(dict[Any, Any]):
     """A dict from YAML that knows where it and each of its keys came from."""
 
     loc: Loc
@@ -38,7 +41,7 @@ class LineDict(dict):
         return self.locs.get(key, self.loc)
 
 
-class LineList(list):
+class LineList(list[Any]):
     """A list from YAML that knows where it and each of its items came from."""
 
     loc: Loc
@@ -48,7 +51,7 @@ class LineList(list):
         return self.locs[index] if 0 <= index < len(self.locs) else self.loc
 
 
-class _Loader(_BaseLoader):  # type: ignore[misc, valid-type]
+class _Loader(_BaseLoader):
     """A safe loader whose mappings and sequences remember their file and line."""
 
     kb_path = "<string>"
@@ -136,13 +139,12 @@ def _check_shape(text: str, path: str) -> None:
     stream alone: nothing is built, and the scan stops at the first excess."""
     parser = _BaseLoader(text)
     try:
-        repeats: dict[str, int] = {}      # anchor -> values it stands for
+        repeats: dict[str | None, int] = {}  # anchor -> values it stands for
         open_anchors: set[str] = set()
         stack: list[list[Any]] = []       # [values so far, anchor] of each open collection
         repeated = 0
-        while parser.check_event():
-            event = parser.get_event()
-            line = event.start_mark.line + 1
+        while (event := parser.get_event()) is not None:  # None once the stream has ended
+            line = event.start_mark.line + 1 if event.start_mark else 0
             if isinstance(event, (yaml.SequenceStartEvent, yaml.MappingStartEvent)):
                 if len(stack) >= MAX_DEPTH:
                     raise KbSyntaxError(
