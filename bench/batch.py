@@ -178,7 +178,7 @@ def run_batch(kbrun: list[str], path: Path, profiles: int, jobs: int) -> Run:
 
 def table(runs: list[Run], start_up: dict[int, Run]) -> str:
     head = ["profiles", "jobs", "wall", "profiles/s", "steady profiles/s", "CPU per profile",
-            "peak RSS (tree)", "peak PSS (tree)", "processes", "failed"]
+            "profiles per CPU-s", "peak RSS (tree)", "peak PSS (tree)", "processes", "failed"]
     rows = []
     for run in runs:
         base = start_up[run.jobs]
@@ -186,16 +186,17 @@ def table(runs: list[Run], start_up: dict[int, Run]) -> str:
         cpu_each = (run.cpu_s - base.cpu_s) / max(run.profiles - 1, 1)
         rows.append([f"{run.profiles:,}", str(run.jobs), f"{run.wall_s:.1f} s",
                      f"{run.per_s:.1f}", f"{steady:.1f}", f"{cpu_each * 1000:.1f} ms",
+                     f"{1 / max(cpu_each, 1e-9):.1f}",
                      f"{run.peak_rss_mb:.0f} MB", f"{run.peak_pss_mb:.0f} MB",
                      str(run.processes), str(run.failed)])
     for jobs, base in sorted(start_up.items()):
         rows.append(["1 (start-up)", str(jobs), f"{base.wall_s:.2f} s", "", "",
-                     f"{base.cpu_s * 1000:.0f} ms", f"{base.peak_rss_mb:.0f} MB",
+                     f"{base.cpu_s * 1000:.0f} ms", "", f"{base.peak_rss_mb:.0f} MB",
                      f"{base.peak_pss_mb:.0f} MB", str(base.processes), str(base.failed)])
     width = [max(len(r[i]) for r in [head, *rows]) for i in range(len(head))]
-    lines = [" | ".join(h.ljust(w) for h, w in zip(head, width)),
+    lines = [" | ".join(h.ljust(w) for h, w in zip(head, width, strict=True)),
              "-|-".join("-" * w for w in width)]
-    lines += [" | ".join(c.ljust(w) for c, w in zip(r, width)) for r in rows]
+    lines += [" | ".join(c.ljust(w) for c, w in zip(r, width, strict=True)) for r in rows]
     return "\n".join(lines)
 
 
@@ -240,6 +241,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         args.counts = [60, 600]
 
     kbrun = kbrun_command()
+    load_before = os.getloadavg()[0]
     with tempfile.TemporaryDirectory(prefix="kbrun-batch-bench-") as tmp:
         say(f"generating {max(args.counts):,} distinct profiles ...")
         lines = profile_lines(max(args.counts))
@@ -264,7 +266,9 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     header = (f"kbrun batch benchmark — commit {git_revision()}; Python "
               f"{platform.python_version()}, {os.cpu_count()} CPUs, {platform.machine()}; "
-              f"{time.strftime('%Y-%m-%d %H:%M')}")
+              f"{time.strftime('%Y-%m-%d %H:%M')}; load average {load_before:.1f} before, "
+              f"{os.getloadavg()[0]:.1f} after (other work on the machine slows the wall "
+              "times, not the CPU per profile)")
     if args.json:
         print(json.dumps({"header": header, "runs": [asdict(r) for r in runs],
                           "start_up": {j: asdict(r) for j, r in start_up.items()}}, indent=2))

@@ -435,14 +435,18 @@ def batch(kb: Any, source: str, *, trace: bool = False, jobs: int | None = None)
             raise ProfileError(f"cannot read batch file '{source}': {err.strerror}") from err
     tally = _BatchTally(time.monotonic())
     progress = _Progress(tally, jobs) if sys.stderr.isatty() else None
+    # on one terminal with the output, progress is taken off before each line and put back
+    shared = progress is not None and sys.stdout.isatty()
     try:
         # decoded line by line, so one undecodable line is that line's error, not the batch's
         lines = (raw.decode("utf-8", errors="replace") for raw in stream)
         for result in batch_results(kb, lines, jobs=jobs, trace=trace):
+            if shared and progress:
+                progress.clear()
             typer.echo(result.text)
             tally.count(result)
             if progress:
-                progress.draw()
+                progress.draw(now=shared)
     finally:
         if progress:
             progress.clear()
@@ -501,17 +505,19 @@ class _Progress:
         self.drawn = float("-inf")
         self.draw()
 
-    def draw(self) -> None:
+    def draw(self, *, now: bool = False) -> None:
+        """Redraw, unless the last drawing is less than EVERY_S old (and not `now`)."""
         import sys
         import time
 
-        now = time.monotonic()
-        if now - self.drawn < self.EVERY_S:
+        at = time.monotonic()
+        if not now and at - self.drawn < self.EVERY_S:
             return
-        self.drawn = now
+        self.drawn = at
         tally = self.tally
-        rate = tally.read / max(now - tally.start, 1e-9)
-        sys.stderr.write(f"\r\x1b[Kbatch: {tally.read} lines, {tally.failed} failed, "
+        rate = tally.read / max(at - tally.start, 1e-9)
+        sys.stderr.write(f"\r\x1b[Kbatch: {tally.read} line{'s' * (tally.read != 1)}, "
+                         f"{tally.failed} failed, "
                          f"{rate:.1f} lines/s ({self.jobs} job{'s' * (self.jobs != 1)})")
         sys.stderr.flush()
 

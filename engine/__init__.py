@@ -13,7 +13,13 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from kbrun.engine.errors import (
-    DuplicateId, KbError, KbrunError, KbSchemaError, KbSyntaxError, ProfileError, RuleError,
+    DuplicateId,
+    KbError,
+    KbrunError,
+    KbSchemaError,
+    KbSyntaxError,
+    ProfileError,
+    RuleError,
     UnknownId,
 )
 
@@ -22,7 +28,10 @@ if TYPE_CHECKING:
     from kbrun.engine.knowledge import KnowledgeBase
     from kbrun.engine.loader import KbInvalid, load_kb
     from kbrun.engine.profile import (
-        Profile, make_profile, profile_from_mapping, read_profile_file,
+        Profile,
+        make_profile,
+        profile_from_mapping,
+        read_profile_file,
     )
 
 # The loader and the profile pull in pydantic and the schema; import them on first use, so
@@ -48,7 +57,7 @@ def __getattr__(name: str) -> object:
 ADVICE_CACHE_SIZE = 32
 
 
-def advise(profile: Profile, kb: KnowledgeBase, *, cached: bool = True) -> Advice:  # noqa: F821
+def advise(profile: Profile, kb: KnowledgeBase, *, cached: bool = True) -> Advice:
     """Reason from a runner's profile to a ranked, dosed session.
 
     Takes a Profile from make_profile() and a KnowledgeBase from load_kb(); returns an Advice

@@ -12,8 +12,8 @@ import signal
 import sys
 from collections.abc import Iterable, Iterator, Sequence
 from functools import lru_cache
-from itertools import islice
-from typing import TYPE_CHECKING, Any, Literal, NamedTuple
+from itertools import chain, islice
+from typing import TYPE_CHECKING, Literal, NamedTuple
 
 from kbrun.engine.errors import KbrunError
 
@@ -106,7 +106,7 @@ def result_line(kb: KnowledgeBase, number: int, line: str, *, trace: bool = Fals
     try:
         data, invalid = _advised(kb, number, line, trace)
         status: Status = "invalid" if invalid else "advised"
-    except Exception as err:  # noqa: BLE001 - reported in the line, counted as a bug
+    except Exception as err:  # a bug: reported in its line, counted, and the batch goes on
         log.debug("line %d: internal error", number, exc_info=True)
         data = {"line": number, "error": f"line {number}: internal error "
                                          f"({type(err).__name__}: {err}); please report it"}
@@ -152,9 +152,13 @@ def batch_results(kb: KnowledgeBase, lines: Iterable[str], *, jobs: int = 1,
         for number, line in numbered:
             yield result_line(kb, number, line, trace=trace)
         return
+    chunks = _chunks(numbered, chunk_lines)
+    first = next(chunks, None)
+    if first is None:                                 # nothing to advise: nothing to fork
+        return
     in_flight = chunks_in_flight or CHUNKS_PER_JOB * jobs
     with _Workers(kb, jobs, trace) as workers:
-        yield from _in_order(workers, _chunks(numbered, chunk_lines), in_flight)
+        yield from _in_order(workers, chain([first], chunks), in_flight)
 
 
 def _chunks(numbered: Iterator[NumberedLine], size: int) -> Iterator[list[NumberedLine]]:

@@ -15,7 +15,12 @@ import pytest
 import kbrun.engine as engine
 from kbrun.engine import advise, make_profile
 from kbrun.engine.batch import (
-    LineResult, WorkerDied, _in_order, advise_json_lines, advise_lines, batch_results,
+    LineResult,
+    WorkerDied,
+    _in_order,
+    advise_json_lines,
+    advise_lines,
+    batch_results,
     result_line,
 )
 from tests.conftest import validated
@@ -44,8 +49,8 @@ def distinct_profiles(count: int, start: int = 0) -> list[dict[str, object]]:
 def test_each_line_gets_its_own_result_in_order(kb):
     results = [validated("advise-batch-line", line) for line in advise_lines(kb, LINES)]
     assert [r["line"] for r in results] == [1, 2, 4, 5, 6]
-    assert results[0]["recommendations"] == advise(
-        make_profile(kb, symptoms=["knee-pain"], phase="race-season"), kb).to_dict()["recommendations"]
+    knee = make_profile(kb, symptoms=["knee-pain"], phase="race-season")
+    assert results[0]["recommendations"] == advise(knee, kb).to_dict()["recommendations"]
     assert results[1]["error"].startswith("line 2: invalid JSON")
     assert "unknown symptom 'shin-pian'" in results[2]["error"]
     assert "did you mean 'shin-pain'" in results[2]["error"]
@@ -266,7 +271,7 @@ def test_the_documented_dask_lines_give_what_kbrun_advise_batch_gives(tmp_path, 
         exec(compile(dask_lines(), "docs/performance.md", "exec"), {})
     written = sorted((tmp_path / "advice").iterdir())
     assert [p.name for p in written] == ["0.jsonl", "1.jsonl"]
-    for name, output in zip(sorted(shards), written):
+    for name, output in zip(sorted(shards), written, strict=True):
         cli = CliRunner().invoke(app, ["advise", "--batch", f"runners/{name}", "--jobs", "1"])
         assert cli.exit_code == 2                     # each shard has a bad line
         assert output.read_text(encoding="utf-8") == cli.stdout
