@@ -28,7 +28,7 @@ from collections import Counter
 from collections.abc import Callable, Hashable, Iterable, Mapping
 from dataclasses import dataclass
 from operator import attrgetter, itemgetter
-from typing import Any, Union
+from typing import Any, TypeAlias
 
 # experta 1.9.4 (its only release) pins frozendict==1.2, whose class statement reads
 # `collections.Mapping`, an alias Python 3.10 removed (experta issue 34). Restoring that one
@@ -38,10 +38,10 @@ if not hasattr(collections, "Mapping"):
     collections.Mapping = collections.abc.Mapping  # type: ignore[attr-defined]
 
 _root_handlers = list(logging.getLogger().handlers)
-import experta  # type: ignore[import-untyped]  # noqa: E402  (must follow the shim)
+import experta  # noqa: E402  (must follow the shim)
 from experta import AS, MATCH, NOT, TEST, Fact, KnowledgeEngine, P, Rule  # noqa: E402
-from experta.matchers import ReteMatcher  # type: ignore[import-untyped]  # noqa: E402
-from experta.strategies import DepthStrategy  # type: ignore[import-untyped]  # noqa: E402
+from experta.matchers import ReteMatcher  # noqa: E402
+from experta.strategies import DepthStrategy  # noqa: E402
 
 # experta calls logging.basicConfig() at import time; a library must not configure the root
 # logger of the program that imports it, so undo that.
@@ -60,19 +60,19 @@ SNAPSHOTS: bool = experta.__version__ == SUPPORTED_EXPERTA
 
 if SNAPSHOTS:
     # experta internals, imported only for the version they are known to have.
-    from experta.activation import Activation  # type: ignore[import-untyped]
-    from experta.agenda import Agenda  # type: ignore[import-untyped]
-    from experta.factlist import FactList  # type: ignore[import-untyped]
-    from experta.fieldconstraint import (  # type: ignore[import-untyped]
-        ANDFC, NOTFC, ORFC,
+    from experta.activation import Activation
+    from experta.agenda import Agenda
+    from experta.factlist import FactList
+    from experta.fieldconstraint import ANDFC, NOTFC, ORFC
+    from experta.matchers.rete.check import FactCapture, FeatureCheck, TypeCheck
+    from experta.matchers.rete.nodes import (
+        ConflictSetNode,
+        FeatureTesterNode,
+        NotNode,
+        OrdinaryMatchNode,
+        WhereNode,
     )
-    from experta.matchers.rete.check import (  # type: ignore[import-untyped]
-        FactCapture, FeatureCheck, TypeCheck,
-    )
-    from experta.matchers.rete.nodes import (  # type: ignore[import-untyped]
-        ConflictSetNode, FeatureTesterNode, NotNode, OrdinaryMatchNode, WhereNode,
-    )
-    from experta.matchers.rete.token import TokenInfo  # type: ignore[import-untyped]
+    from experta.matchers.rete.token import TokenInfo
 
 
 # -- tokens ---------------------------------------------------------------------------------------
@@ -154,7 +154,7 @@ class _Memory:
         """The held tokens a token of group `key` (from the other input) can match, in arrival
         order: its group, or every token when either side has a token outside all groups."""
         if self.key_of is None or key is _LOOSE or _LOOSE in self.groups:
-            return self.tokens  # type: ignore[no-any-return]
+            return self.tokens  # type: ignore[no-any-return]  # a list, or a Counter (counts)
         return self.groups.get(key, ())
 
     def _group_add(self, info: Any, key: Hashable) -> None:
@@ -271,7 +271,7 @@ def _fact_test(check: Any) -> Callable[[Any], Any]:
                 return False
             return test(value, expected)
         return feature
-    return check  # type: ignore[no-any-return]
+    return check  # type: ignore[no-any-return]  # experta's own test object, untyped
 
 
 class _Where:
@@ -394,7 +394,7 @@ class _Not:
 
 
 if SNAPSHOTS:
-    class _Activation(Activation):  # type: ignore[misc]
+    class _Activation(Activation):  # type: ignore[misc]  # experta is untyped (Any)
         """experta's Activation with its hash computed once: experta hashes an activation each
         time it is looked up in a conflict set or the agenda's bookkeeping, rebuilding two
         frozensets and hashing the rule's conditions every time. Its facts, context and rule
@@ -403,10 +403,10 @@ if SNAPSHOTS:
 
         def __init__(self, rule: Any, facts: Any, context: Any) -> None:
             super().__init__(rule, facts, context)
-            self.cached_hash = super().__hash__()
+            self.cached_hash: int = super().__hash__()
 
         def __hash__(self) -> int:
-            return self.cached_hash  # type: ignore[no-any-return]
+            return self.cached_hash
 
 
 class _ConflictSet:
@@ -506,7 +506,7 @@ class _Bus:
         return route
 
 
-_Stateful = Union[_Memory, _ConflictSet]
+_Stateful: TypeAlias = _Memory | _ConflictSet
 
 
 # -- building the network -------------------------------------------------------------------------
@@ -540,7 +540,7 @@ def _key_function(names: tuple[str, ...]) -> Callable[[Context], Hashable]:
 
     def key_of(context: Context) -> Hashable:
         try:
-            return get(context)  # type: ignore[no-any-return]
+            return get(context)  # type: ignore[no-any-return]  # itemgetter's result is Any
         except KeyError:
             return _LOOSE
     return key_of
@@ -583,7 +583,7 @@ class _Translation:
         port = child.callback.__name__
         if port not in ("activate", "activate_left", "activate_right"):
             raise TypeError(f"unknown experta node input {port!r}")
-        return getattr(self.nodes[id(child.node)], port)  # type: ignore[no-any-return]
+        return getattr(self.nodes[id(child.node)], port)  # type: ignore[no-any-return]  # a method
 
     def _parent(self, node: Any, port: str) -> Any:
         return next(parent for parent, via in self.parents[id(node)] if via == port)
@@ -638,7 +638,7 @@ class _Translation:
 
 # -- the matcher and the engine -------------------------------------------------------------------
 
-class KbrunMatcher(ReteMatcher):  # type: ignore[misc]
+class KbrunMatcher(ReteMatcher):  # type: ignore[misc]  # experta is untyped (Any)
     """experta's Rete matcher run by kbrun's nodes: the same network, the same activations in the
     same order, less work per fact (see the module docstring). Needs experta 1.9.4 (SNAPSHOTS)."""
 
@@ -690,7 +690,7 @@ class KbrunMatcher(ReteMatcher):  # type: ignore[misc]
         return added, removed
 
 
-class KbrunEngine(KnowledgeEngine):  # type: ignore[misc]
+class KbrunEngine(KnowledgeEngine):  # type: ignore[misc]  # experta is untyped (Any)
     """The base of kbrun's engines: an experta KnowledgeEngine on KbrunMatcher (experta's own
     ReteMatcher when SNAPSHOTS is False)."""
 
@@ -761,7 +761,7 @@ def restore_engine(engine: Any, snapshot: EngineSnapshot) -> None:
     matcher = engine.matcher
     if matcher is not snapshot.matcher:
         raise ValueError("this snapshot was taken from another engine")
-    for memory, state in zip(matcher.memories, snapshot.memories):
+    for memory, state in zip(matcher.memories, snapshot.memories, strict=True):
         memory.adopt(state)
     matcher.pending.clear()
     matcher.pending.update(snapshot.pending)
