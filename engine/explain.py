@@ -7,6 +7,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from kbrun.engine import conclusions as concluded
 from kbrun.engine.errors import UnknownId
 from kbrun.engine.facts import describe
 from kbrun.engine.graph import source_ids
@@ -117,16 +118,14 @@ def why(kb: KnowledgeBase, profile: Profile, exercise: str, advice: Advice | Non
                    note=f"{exercise} is not in this session; ask `kbrun why-not {exercise}` "
                         "with the same options to see why.")
     consultation = advice.consultation
-    keys = [k for k in consultation.keys_of_kind("recommendation")
-            if consultation.fields(k)["exercise"] == exercise]
-    keys.sort(key=lambda k: (-float(consultation.fields(k)["weight"]),
-                             str(consultation.fields(k)["reason"])))
-    trees = [derivation(kb, consultation, k) for k in keys]
+    found = [(fact, key) for fact, key in concluded.read(consultation, concluded.Recommendation)
+             if fact.exercise == exercise]
+    found.sort(key=lambda item: (-item[0].weight, item[0].reason))
+    trees = [derivation(kb, consultation, key) for _fact, key in found]
     contributions: list[contract.WhyContribution]
-    contributions = [{"weight": float(consultation.fields(k)["weight"]),
-                      "reason": str(consultation.fields(k)["reason"]),
-                      "rules": list(rules_for(consultation, k))} for k in keys]
-    weights = sorted((c["weight"] for c in contributions), reverse=True)
+    contributions = [{"weight": fact.weight, "reason": fact.reason,
+                      "rules": list(rules_for(consultation, key))} for fact, key in found]
+    weights = sorted((fact.weight for fact, _key in found), reverse=True)
     terms = " x ".join(f"(1 - {w:.3g}{_discount(i)})" for i, w in enumerate(weights))
     combination = (f"score = 1 - {terms} = {rec.score:.4f} (each further piece of evidence "
                    f"counts {EVIDENCE_DISCOUNT:g} times the one before)")
@@ -210,13 +209,13 @@ def why_not(kb: KnowledgeBase, profile: Profile, exercise: str, *, search: bool 
                       [{"kind": "recommended", "message": f"{exercise} is recommended (rank "
                         f"{rec.rank}, score {rec.score:.4f}); ask `kbrun why {exercise}`."}],
                       None, [])
-    keys = [k for k in consultation.keys_of_kind("exclusion")
-            if consultation.fields(k)["exercise"] == exercise]
+    excluded = [(fact, key) for fact, key in concluded.read(consultation, concluded.Exclusion)
+                if fact.exercise == exercise]
     case: contract.WhyNotCase
     reasons: list[contract.WhyNotReason]
-    if keys:
+    if excluded:
         case = "excluded"
-        reasons = [_exclusion_reason(kb, consultation, k) for k in keys]
+        reasons = [_exclusion_reason(kb, consultation, fact, key) for fact, key in excluded]
     else:
         skipped = next((s for s in advice.skipped if s.exercise == exercise), None)
         if skipped is not None:
@@ -230,11 +229,11 @@ def why_not(kb: KnowledgeBase, profile: Profile, exercise: str, *, search: bool 
     return WhyNot(exercise, name, False, case, reasons, change, tried)
 
 
-def _exclusion_reason(kb: KnowledgeBase, consultation: Consultation, key: FactKey
-                      ) -> contract.ExcludedReason:
+def _exclusion_reason(kb: KnowledgeBase, consultation: Consultation,
+                      exclusion: concluded.Exclusion, key: FactKey) -> contract.ExcludedReason:
     support = consultation.support[key][0]
     spec = kb.rule_specs[support.rule]
-    return {"kind": "excluded", "message": str(consultation.fields(key)["reason"]),
+    return {"kind": "excluded", "message": exclusion.reason,
             "rule": support.rule, "description": spec.description,
             "sources": source_ids(spec.sources),
             "facts": [describe(consultation.facts[p]) for p in support.premises],
@@ -247,9 +246,8 @@ def _ranked_out_reason(advice: Advice, skipped: Any) -> contract.RankedOutReason
     if last is not None:
         message += f"; the last exercise in the session, {last.exercise}, scored {last.score:.4f}"
     consultation = advice.consultation
-    rules = sorted({r for k in consultation.keys_of_kind("recommendation")
-                    if consultation.fields(k)["exercise"] == skipped.exercise
-                    for r in rules_for(consultation, k)})
+    rules = sorted({r for fact, key in concluded.read(consultation, concluded.Recommendation)
+                    if fact.exercise == skipped.exercise for r in rules_for(consultation, key)})
     return {"kind": "ranked-out", "message": message, "score": skipped.score,
             "instead": skipped.instead, "last_in_session": last.exercise if last else None,
             "last_score": last.score if last else None, "rules": rules}

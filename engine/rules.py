@@ -493,13 +493,13 @@ class _RuleCompiler:
         have = self.types.get(var)
         if have is None or have in ("text", "id") or want in ("text", "id"):
             if want in ("text", "id") and (have in NUMERIC or have == "bool"):
-                self.error(f"variable '${var}' holds a {have}, but field '{name}' of "
-                           f"'{definition.name}' is {want}", loc,
+                self.error(f"variable '${var}' holds values of type {have}, but field "
+                           f"'{name}' of '{definition.name}' is {want}", loc,
                            suggestion=f"write it as text: '\"{{{var}}}\"'")
             return
         if have == want or (have in NUMERIC and want in NUMERIC):
             return
-        self.error(f"variable '${var}' holds a {have}, but field '{name}' of "
+        self.error(f"variable '${var}' holds values of type {have}, but field '{name}' of "
                    f"'{definition.name}' is {want}", loc,
                    suggestion=f"bind '${var}' to a {want} field, or use another variable")
 
@@ -630,8 +630,9 @@ def compile_rules(kb: KnowledgeBase) -> CompiledRules:
     for name in kb.fact_kinds:
         if name in BUILTIN:
             builtin = kinds[name] = BUILTIN[name]   # rules are checked against the engine's own
-            owner = ("the engine reads it back (engine/conclusions.py)"
-                     if builtin.origin in ("conclusion", "action") else f"from the {builtin.origin}")
+            owner = ("a conclusion the engine reads, typed in engine/conclusions.py"
+                     if builtin.origin in ("conclusion", "action")
+                     else f"the engine declares it from the {builtin.origin}")
             errors.append(RuleError(
                 f"fact kind '{name}' is built in ({owner}) and cannot be redefined",
                 loc=kb.raw[name].loc_of("id"),

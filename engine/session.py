@@ -5,14 +5,16 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Iterable
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
+from kbrun.engine import conclusions as concluded
 from kbrun.engine.advice import (
-    Advice, Avoid, Candidate, Contribution, DoseStep, Finding, FollowedProtocol, Prescription,
-    Recommendation, ScheduleNote, Section, Skipped, Warning,
+    Advice, Avoid, Candidate, Contribution, Finding, FollowedProtocol, Recommendation,
+    ScheduleNote, Section, Skipped, Warning,
 )
+from kbrun.engine.dose import DoseDecision, RuledDecision, in_order, prescribe
 from kbrun.engine.graph import source_ids
-from kbrun.engine.schema import LOAD_RANK, LOADING, Requirement
+from kbrun.engine.schema import LOADING, Requirement
 
 if TYPE_CHECKING:
     from kbrun.engine.inference import Consultation, FactKey
@@ -46,25 +48,35 @@ def rules_for(consultation: Consultation, key: FactKey) -> tuple[str, ...]:
 
 def findings_of(consultation: Consultation) -> list[Finding]:
     """Suspected injuries, muscles in focus, wanted qualities and protected regions."""
-    findings: list[Finding] = []
-    for kind, fact_kind, id_field, weight_field, cause_field in (
-            ("injury", "suspect", "injury", "certainty", "via"),
-            ("focus", "focus", "muscle", "weight", "cause"),
-            ("quality", "wanted", "quality", "weight", "cause"),
-            ("protected-region", "protected", "region", None, "cause")):
-        grouped: dict[str, list[FactKey]] = defaultdict(list)
-        for key in consultation.keys_of_kind(fact_kind):
-            grouped[consultation.fields(key)[id_field]].append(key)
-        rows = []
-        for item, keys in grouped.items():
-            fields = [consultation.fields(k) for k in keys]
-            certainty = combine(float(f.get(weight_field, 1.0)) for f in fields) \
-                if weight_field else 1.0
-            rules = tuple(dict.fromkeys(r for k in keys for r in rules_for(consultation, k)))
-            causes = tuple(sorted({str(f[cause_field]) for f in fields if cause_field in f}))
-            rows.append(Finding(kind, item, certainty, rules, causes))
-        findings.extend(sorted(rows, key=lambda f: (-f.certainty, f.id)))
-    return findings
+    read = concluded.read
+    return [
+        *_findings(consultation, "injury", [(s.injury, s.certainty, s.via, key)
+                                            for s, key in read(consultation, concluded.Suspect)]),
+        *_findings(consultation, "focus", [(f.muscle, f.weight, f.cause, key)
+                                           for f, key in read(consultation, concluded.Focus)]),
+        *_findings(consultation, "quality", [(w.quality, w.weight, w.cause, key)
+                                             for w, key in read(consultation, concluded.Wanted)]),
+        # a protected region is certain
+        *_findings(consultation, "protected-region",
+                   [(p.region, 1.0, p.cause, key)
+                    for p, key in read(consultation, concluded.Protected)]),
+    ]
+
+
+def _findings(consultation: Consultation, kind: str,
+              facts: list[tuple[str, float, str, FactKey]]) -> list[Finding]:
+    """One finding per id among (id, weight, cause, key) conclusions: its weights combined,
+    its rules and causes gathered; the most certain first."""
+    grouped: dict[str, list[tuple[float, str, FactKey]]] = defaultdict(list)
+    for item, weight, cause, key in facts:
+        grouped[item].append((weight, cause, key))
+    rows = []
+    for item, members in grouped.items():
+        rules = tuple(dict.fromkeys(r for _w, _c, key in members
+                                    for r in rules_for(consultation, key)))
+        rows.append(Finding(kind, item, combine(weight for weight, _c, _k in members), rules,
+                            tuple(sorted({cause for _w, cause, _k in members}))))
+    return sorted(rows, key=lambda f: (-f.certainty, f.id))
 
 
 # -- scoring -------------------------------------------------------------------------------------
@@ -72,10 +84,9 @@ def findings_of(consultation: Consultation) -> list[Finding]:
 def evidence(consultation: Consultation) -> dict[str, list[Contribution]]:
     """exercise -> its recommendation facts as contributions, strongest first."""
     found: dict[str, list[Contribution]] = defaultdict(list)
-    for key in consultation.keys_of_kind("recommendation"):
-        fields = consultation.fields(key)
-        found[fields["exercise"]].append(
-            Contribution(float(fields["weight"]), str(fields["reason"]), rules_for(consultation, key)))
+    for fact, key in concluded.read(consultation, concluded.Recommendation):
+        found[fact.exercise].append(
+            Contribution(fact.weight, fact.reason, rules_for(consultation, key)))
     for items in found.values():
         items.sort(key=lambda c: (-c.weight, c.reason))
     return found
@@ -83,23 +94,18 @@ def evidence(consultation: Consultation) -> dict[str, list[Contribution]]:
 
 def exclusions(kb: KnowledgeBase, consultation: Consultation) -> list[Avoid]:
     """Every exercise a rule ruled out, with its reasons (safety reasons first)."""
-    grouped: dict[str, list[FactKey]] = defaultdict(list)
-    for key in consultation.keys_of_kind("exclusion"):
-        grouped[consultation.fields(key)["exercise"]].append(key)
+    grouped: dict[str, list[tuple[concluded.Exclusion, FactKey]]] = defaultdict(list)
+    for fact, key in concluded.read(consultation, concluded.Exclusion):
+        grouped[fact.exercise].append((fact, key))
     result = []
-    for exercise, keys in sorted(grouped.items()):
-        ordered = sorted(keys, key=lambda k: (_exclusion_kind(consultation, k) != "safety",
-                                              consultation.fields(k)["reason"]))
-        reasons = tuple(str(consultation.fields(k)["reason"]) for k in ordered)
-        rules = tuple(dict.fromkeys(r for k in ordered for r in rules_for(consultation, k)))
+    for exercise, members in sorted(grouped.items()):
+        ordered = sorted(members, key=lambda m: (m[0].kind != "safety", m[0].reason))
+        reasons = tuple(fact.reason for fact, _key in ordered)
+        rules = tuple(dict.fromkeys(r for _fact, key in ordered
+                                    for r in rules_for(consultation, key)))
         result.append(Avoid(exercise, kb.exercises[exercise].name, reasons[0], rules, reasons,
-                            _exclusion_kind(consultation, ordered[0])))
+                            ordered[0][0].kind))
     return result
-
-
-def _exclusion_kind(consultation: Consultation, key: FactKey) -> str:
-    """What kind of exclusion a fact is: `safety` unless its rule said otherwise."""
-    return str(consultation.fields(key).get("kind", "safety"))
 
 
 def rank_candidates(kb: KnowledgeBase, found: dict[str, list[Contribution]],
@@ -294,7 +300,7 @@ def _neg(text: str) -> tuple[int, ...]:
 
 def _victim(picked: list[Candidate], candidate: Candidate, settled: list[Any],
             satisfied: Any, allowed: Any, limit: int,
-            pinned: frozenset[str] = frozenset()) -> Candidate | None | bool:
+            pinned: frozenset[str] = frozenset()) -> Candidate | None | Literal[False]:
     """The pick to drop for `candidate`: None if there is room, False if nothing can go.
     A pinned pick (a protocol's key exercise) is never dropped."""
     if len(picked) < limit and allowed(candidate, picked) is None:
@@ -313,33 +319,21 @@ def _victim(picked: list[Candidate], candidate: Candidate, settled: list[Any],
 
 # -- dosing --------------------------------------------------------------------------------------
 
-_DOSE_FIELDS = ("sets", "reps_min", "reps_max", "hold_min", "hold_max", "load", "tempo",
-                "rest_s", "sessions_min", "sessions_max", "frequency", "effort")
-_CAP_FIELDS = ("max_sets", "max_load")
-_SELECTORS = ("exercise", "category", "pattern", "loadable", "unilateral")
-PROTOCOL_PRIORITY = 50  # above every phase decision (10-30), below nothing: caps come last
-
-
-def dose_decisions(consultation: Consultation) -> list[tuple[dict[str, Any], str]]:
-    """Every dose fact with the rule that asserted it, lowest priority first."""
-    result = []
-    for key in consultation.keys_of_kind("dose"):
-        fields = consultation.fields(key)
-        for rule in rules_for(consultation, key):
-            result.append((fields, rule))
-    result.sort(key=lambda item: (item[0].get("priority", 0), item[1]))
-    return result
+def dose_decisions(consultation: Consultation) -> list[RuledDecision]:
+    """Every dose fact as a decision with the rule that asserted it, lowest priority first."""
+    return in_order([(decision, rule)
+                     for decision, key in concluded.read(consultation, DoseDecision)
+                     for rule in rules_for(consultation, key)])
 
 
 def followed_protocols(kb: KnowledgeBase, consultation: Consultation
                        ) -> list[tuple[FollowedProtocol, str]]:
     """The protocols the rules chose to follow, each with the rule that chose it."""
     result = []
-    for key in consultation.keys_of_kind("following"):
-        fields = consultation.fields(key)
-        protocol = kb.protocols[fields["protocol"]]
-        result.append((FollowedProtocol(protocol.id, protocol.name, str(fields["injury"]),
-                                        str(fields["stage"]), protocol.summary,
+    for following, key in concluded.read(consultation, concluded.Following):
+        protocol = kb.protocols[following.protocol]
+        result.append((FollowedProtocol(protocol.id, protocol.name, following.injury,
+                                        following.stage, protocol.summary,
                                         tuple(source_ids(protocol.sources))),
                        rules_for(consultation, key)[0]))
     result.sort(key=lambda item: item[0].id)
@@ -347,131 +341,23 @@ def followed_protocols(kb: KnowledgeBase, consultation: Consultation
 
 
 def protocol_decisions(kb: KnowledgeBase, followed: list[tuple[FollowedProtocol, str]]
-                       ) -> list[tuple[dict[str, Any], str]]:
-    """The doses of the followed protocols, as dose decisions that outrank the phase's."""
-    result = []
-    for protocol, rule in followed:
-        for dose in kb.protocols[protocol.id].doses:
-            fields: dict[str, Any] = {name: "any" for name in _SELECTORS}
-            fields.update(exercise=dose.exercise, sets=dose.sets, load=dose.load,
-                          sessions_min=dose.sessions_per_week, sessions_max=dose.sessions_per_week,
-                          frequency=dose.frequency, priority=PROTOCOL_PRIORITY,
-                          protocol=protocol.id)
-            if dose.reps is not None:
-                fields["reps_min"], fields["reps_max"] = dose.reps
-            if dose.hold_s is not None:
-                fields["hold_min"], fields["hold_max"] = dose.hold_s
-            for name in ("tempo", "rest_s", "effort"):
-                if getattr(dose, name) is not None:
-                    fields[name] = getattr(dose, name)
-            result.append((fields, rule))
-    return result
+                       ) -> list[RuledDecision]:
+    """The doses of the followed protocols, as decisions at the kb's protocol priority
+    (kb/session.yaml: above the phase's), each with the rule that chose the protocol."""
+    priority = kb.selection.protocol_priority
+    return [(DoseDecision.from_protocol(protocol.id, dose, priority), rule)
+            for protocol, rule in followed for dose in kb.protocols[protocol.id].doses]
 
 
-def _applies(fields: dict[str, Any], exercise: Exercise) -> bool:
-    checks = {"exercise": exercise.id, "category": exercise.category,
-              "pattern": exercise.pattern, "loadable": "yes" if exercise.loadable else "no",
-              "unilateral": "yes" if exercise.unilateral else "no"}
-    return all(fields.get(name, "any") in ("any", value) for name, value in checks.items())
-
-
-def prescribe(exercise: Exercise, decisions: list[tuple[dict[str, Any], str]],
-              sessions: tuple[int, int],
-              lighter_load_reps: dict[str, tuple[int, int]] | None = None
-              ) -> tuple[Prescription, list[DoseStep]]:
-    """The exercise's default dose with every applicable dose decision applied in priority order,
-    then every ceiling (`max_sets`, `max_load`: level, pain, red flags) applied last.
-
-    Because ceilings only ever lower a value and apply after everything else, a rule that sets
-    a dose can never give back what a ceiling took away: more pain never means more work.
-    A bodyweight exercise that cannot be loaded keeps the lighter of its own load and the
-    decided one: a rule saying 'light' does not put a weight on a clamshell. A protocol's dose
-    (kb/protocols.yaml) sets the reps or the hold the protocol gives, whichever the exercise has.
-    """
-    base = exercise.dose
-    dose: dict[str, Any] = {
-        "sets": base.sets,
-        "reps_min": base.reps[0] if base.reps else None,
-        "reps_max": base.reps[1] if base.reps else None,
-        "hold_min": base.hold_s[0] if base.hold_s else None,
-        "hold_max": base.hold_s[1] if base.hold_s else None,
-        "load": base.load, "tempo": base.tempo, "rest_s": base.rest_s,
-        "sessions_min": sessions[0], "sessions_max": sessions[1],
-        "frequency": None, "effort": None,
-    }
-    steps: list[DoseStep] = []
-    notes: list[str] = []
-    caps: list[tuple[dict[str, Any], str]] = []
-    for fields, rule in decisions:
-        if not _applies(fields, exercise):
-            continue
-        if any(name in fields for name in _CAP_FIELDS):
-            caps.append((fields, rule))
-            continue
-        protocol = fields.get("protocol")
-        changes = []
-        for name in _DOSE_FIELDS:
-            if name not in fields:
-                continue
-            value = fields[name]
-            if not protocol and name in ("reps_min", "reps_max") and dose["reps_min"] is None:
-                continue  # a phase does not turn a hold into reps
-            if not protocol and name in ("hold_min", "hold_max") and dose["hold_min"] is None:
-                continue
-            if name == "load" and not exercise.loadable and not protocol:
-                value = min(dose["load"], value, key=LOAD_RANK.__getitem__)
-            if dose[name] != value:
-                changes.append((name, value))
-                dose[name] = value
-        if protocol:
-            # a protocol's dose is either reps or a hold: drop the other
-            kept = "reps" if "reps_min" in fields else "hold"
-            for name in (("hold_min", "hold_max") if kept == "reps" else ("reps_min", "reps_max")):
-                dose[name] = None
-        if fields.get("note") and any(name in fields for name in _DOSE_FIELDS):
-            notes.append(str(fields["note"]))
-        if changes or fields.get("follows") or protocol:
-            steps.append(DoseStep(rule, int(fields.get("priority", 0)), tuple(changes),
-                                  fields.get("follows"), fields.get("note"), protocol))
-    for fields, rule in caps:
-        changes = []
-        if "max_sets" in fields and dose["sets"] > int(fields["max_sets"]):
-            dose["sets"] = int(fields["max_sets"])
-            changes.append(("sets", dose["sets"]))
-        if "max_load" in fields and LOAD_RANK[dose["load"]] > LOAD_RANK[fields["max_load"]]:
-            dose["load"] = fields["max_load"]
-            changes.append(("load", dose["load"]))
-            lighter = (lighter_load_reps or {}).get(dose["load"])
-            if lighter and dose["reps_max"] is not None and dose["reps_max"] < lighter[0]:
-                # a lighter load is lifted for more reps, well short of failure
-                dose["reps_min"], dose["reps_max"] = lighter
-                changes.append(("reps", f"{lighter[0]}-{lighter[1]}"))
-        if changes:
-            if fields.get("note"):
-                notes.append(str(fields["note"]))
-            steps.append(DoseStep(rule, int(fields.get("priority", 0)), tuple(changes),
-                                  fields.get("follows"), fields.get("note"), cap=True))
-    prescription = Prescription(
-        sets=int(dose["sets"]), reps_min=dose["reps_min"], reps_max=dose["reps_max"],
-        per_side=base.per_side,
-        load=dose["load"], tempo=dose["tempo"], rest_s=dose["rest_s"],
-        sessions_per_week=int(dose["sessions_min"]),
-        hold_s_min=dose["hold_min"], hold_s_max=dose["hold_max"],
-        notes=tuple(dict.fromkeys(notes)), frequency=dose["frequency"], effort=dose["effort"])
-    return prescription, steps
-
-
-def schedule_notes(kb: KnowledgeBase, decisions: list[tuple[dict[str, Any], str]]
-                   ) -> list[ScheduleNote]:
+def schedule_notes(kb: KnowledgeBase, decisions: list[RuledDecision]) -> list[ScheduleNote]:
     """Dose decisions that concern the whole session (a note with no dose fields)."""
     notes = []
-    for fields, rule in decisions:
-        if fields.get("note") and not any(name in fields for name in _DOSE_FIELDS + _CAP_FIELDS) \
-                and all(fields.get(s, "any") == "any" for s in _SELECTORS):
-            claim = fields.get("follows")
+    for decision, rule in decisions:
+        if decision.is_session_note:
+            claim = decision.follows
             cited = source_ids(kb.claims[claim].sources) if claim else \
                 source_ids(kb.rule_specs[rule].sources)
-            notes.append(ScheduleNote(str(fields["note"]), claim, rule, tuple(cited)))
+            notes.append(ScheduleNote(str(decision.note), claim, rule, tuple(cited)))
     return notes
 
 
@@ -490,7 +376,8 @@ def section_of(kb: KnowledgeBase, exercise_id: str) -> SectionSpec | None:
 def session_size(consultation: Consultation, limit: int) -> tuple[int, tuple[int, str] | None]:
     """The number of exercises the session may hold: the runner's limit, cut by `session-size`
     conclusions (a taper, an urgent referral). Returns it and the tightest cut, if any."""
-    cuts = sorted((int(f["max"]), str(f["cause"])) for f in consultation.of_kind("session-size"))
+    cuts = sorted((size.max, size.cause)
+                  for size, _key in concluded.read(consultation, concluded.SessionSize))
     if cuts and cuts[0][0] < limit:
         return cuts[0][0], cuts[0]
     return limit, None
@@ -536,12 +423,11 @@ def build_advice(kb: KnowledgeBase, profile: Profile, consultation: Consultation
                 candidate.exercise)
 
     picks.sort(key=performed)
-    decisions = sorted(dose_decisions(consultation) + protocol_decisions(kb, followed),
-                       key=lambda item: (item[0].get("priority", 0), item[1]))
+    decisions = in_order(dose_decisions(consultation) + protocol_decisions(kb, followed))
     sessions = kb.phases[profile.phase].sessions_per_week
-    for fields, _rule in decisions:
-        if "sessions_min" in fields and "protocol" not in fields:
-            sessions = (int(fields["sessions_min"]), int(fields["sessions_max"]))
+    for decision, _rule in decisions:
+        if decision.sessions is not None and decision.protocol is None:
+            sessions = decision.sessions
 
     recommendations = []
     for rank, pick in enumerate(picks, start=1):
@@ -552,9 +438,9 @@ def build_advice(kb: KnowledgeBase, profile: Profile, consultation: Consultation
         reasons = list(dict.fromkeys(c.reason for c in contributions))
         if pick.exercise in notes:
             reasons.append(notes[pick.exercise])
-        deciding = [s for s in steps if s.follows and s.changes and not s.cap]
+        deciding = [s.follows for s in steps if s.follows and s.changes and not s.cap]
         if deciding:  # the claim of the decision that stands (session-wide notes: `schedule`)
-            claim = kb.claims[deciding[-1].follows]
+            claim = kb.claims[deciding[-1]]
             reasons.append(f"dose follows '{claim.id}': {claim.statement} "
                            f"({', '.join(source_ids(claim.sources))})")
         protocol = protocol_of.get(pick.exercise)
@@ -584,22 +470,19 @@ def build_advice(kb: KnowledgeBase, profile: Profile, consultation: Consultation
         if members:
             sections.append(Section(spec.id, spec.name, members))
 
-    warnings = []
-    for key in consultation.keys_of_kind("warning"):
-        fields = consultation.fields(key)
-        warnings.append(Warning(str(fields["kind"]), str(fields["message"]),
-                                rules_for(consultation, key), bool(fields.get("urgent", False))))
+    warnings = [Warning(fact.kind, fact.message, rules_for(consultation, key), fact.urgent)
+                for fact, key in concluded.read(consultation, concluded.Warning)]
     rank_of = {"red-flag": 0, "screen": 1, "pain": 2, "pain-monitoring": 3, "conflict": 4,
                "disclaimer": 9}
     warnings.sort(key=lambda w: (not w.urgent, rank_of.get(w.kind, 5), w.message))
-    stages = consultation.of_kind("injury-stage")
-    stage = min(stages, key=lambda f: f["rank"]) if stages else None
+    stages = [stage for stage, _key in concluded.read(consultation, concluded.InjuryStage)]
+    stage = min(stages, key=lambda s: s.rank) if stages else None
     return Advice(profile=profile, findings=findings, recommendations=recommendations,
                   avoid=avoid, warnings=warnings, schedule=schedule_notes(kb, decisions),
-                  sessions_per_week=tuple(sessions), candidates=ranked, skipped=skipped,
+                  sessions_per_week=sessions, candidates=ranked, skipped=skipped,
                   consultation=consultation, sections=sections,
                   # a protocol is named only when the session holds one of its exercises
                   protocols=[p for p, _rule in followed if any(
                       r.protocol == p.id for r in recommendations)],
-                  stage=str(stage["id"]) if stage else None,
-                  stage_cause=str(stage["cause"]) if stage else None, size_limit=size_limit)
+                  stage=stage.id if stage else None,
+                  stage_cause=stage.cause if stage else None, size_limit=size_limit)

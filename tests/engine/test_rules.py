@@ -5,21 +5,25 @@ from __future__ import annotations
 import pytest
 
 from kbrun.engine import KbInvalid, advise, make_profile
+from kbrun.engine.conclusions import Focus, Recommendation, Suspect, read
 from kbrun.engine.inference import consult
 from tests.conftest import mini_with
 
 
 def test_join_binds_a_variable_across_facts(mini):
     consultation = consult(mini, make_profile(mini, symptoms=["knee-pain"]))
-    suspects = consultation.of_kind("suspect")
-    assert suspects == [{"injury": "runners-knee", "certainty": 0.6}]
-    assert consultation.of_kind("focus") == [{"muscle": "quadriceps", "weight": 0.48}]
+    assert values(consultation, Suspect) == [Suspect("runners-knee", 0.6, "knee-pain")]
+    assert values(consultation, Focus) == [Focus("quadriceps", 0.48, "runners-knee")]
 
 
 def test_no_symptom_no_suspicion(mini):
     consultation = consult(mini, make_profile(mini))
-    assert consultation.of_kind("suspect") == []
-    assert consultation.of_kind("recommendation") == []
+    assert values(consultation, Suspect) == []
+    assert values(consultation, Recommendation) == []
+
+
+def values(consultation, kind):
+    return [value for value, _key in read(consultation, kind)]
 
 
 def test_negation_fires_only_while_the_negated_fact_is_absent():
