@@ -2,18 +2,23 @@
 
 from __future__ import annotations
 
-from enum import Enum
+from enum import StrEnum
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from kbrun.cli.options import Format, FormatOpt, GraphFormat, KbOpt
 
+if TYPE_CHECKING:
+    from collections.abc import Sequence
+
+    from kbrun.engine.knowledge import KnowledgeBase
+
 kb_app = typer.Typer(help="Check, browse and export the knowledge base.", no_args_is_help=True)
 
 
-def _load(kb_dirs: list | None):  # noqa: ANN202
+def _load(kb_dirs: Sequence[Path] | None) -> KnowledgeBase:
     from kbrun.cli.main import load
 
     return load(kb_dirs)
@@ -67,11 +72,10 @@ def show(
 def graph(
     format: Annotated[GraphFormat, typer.Option("--format", "-f", help="Export format.")
                       ] = GraphFormat.dot,
-    output: Annotated[Optional[Path], typer.Option("--output", "-o",
-                                                   help="Write to this file (default: stdout).",
-                                                   dir_okay=False)] = None,
-    focus: Annotated[Optional[str], typer.Option(help="Only the neighbourhood of this id.")
-                     ] = None,
+    output: Annotated[Path | None, typer.Option("--output", "-o",
+                                                help="Write to this file (default: stdout).",
+                                                dir_okay=False)] = None,
+    focus: Annotated[str | None, typer.Option(help="Only the neighbourhood of this id.")] = None,
     depth: Annotated[int, typer.Option(min=0, max=10, help="Links from --focus to include.")
                      ] = 1,
     kb: KbOpt = None,
@@ -108,7 +112,7 @@ def stats(kb: KbOpt = None, format: FormatOpt = Format.text) -> None:
     render.mapping(kb_stats(_load(kb)), format.value, "Knowledge base statistics")
 
 
-class Dataset(str, Enum):
+class Dataset(StrEnum):
     free_exercise_db = "free-exercise-db"
 
 

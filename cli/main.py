@@ -4,16 +4,34 @@ from __future__ import annotations
 
 import sys
 import traceback
-from typing import Annotated, Any, Optional
+from collections.abc import Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from typer.core import TyperGroup
 
-
 from kbrun.cli.options import (
-    EquipmentOpt, Format, FormatOpt, GoalOpt, InjuryOpt, KbOpt, LevelOpt, LimitOpt, PainOpt,
-    PhaseOpt, ProfileOpt, RedFlagOpt, SettingOpt, StageOpt, SymptomOpt,
+    EquipmentOpt,
+    Format,
+    FormatOpt,
+    GoalOpt,
+    InjuryOpt,
+    KbOpt,
+    LevelOpt,
+    LimitOpt,
+    PainOpt,
+    PhaseOpt,
+    ProfileOpt,
+    RedFlagOpt,
+    SettingOpt,
+    StageOpt,
+    SymptomOpt,
 )
+
+if TYPE_CHECKING:
+    from kbrun.engine.knowledge import KnowledgeBase
+    from kbrun.engine.profile import Profile
 
 _state = {"debug": False}
 
@@ -22,12 +40,14 @@ class KbrunGroup(TyperGroup):
     """Turns every input error into one `Error: ...` line on stderr and exit code 2, and an
     unexpected failure into one line and exit code 1 (with the traceback under --debug)."""
 
-    def main(self, args: Any = None, prog_name: Any = None, complete_var: Any = None,
-             standalone_mode: bool = True, **extra: Any) -> Any:
+    def main(self, args: Sequence[str] | None = None, prog_name: str | None = None,
+             complete_var: str | None = None, standalone_mode: bool = True,
+             windows_expand_args: bool = True, **extra: Any) -> Any:
         from kbrun.engine.errors import KbrunError
 
         try:
-            result = super().main(args, prog_name, complete_var, standalone_mode=False, **extra)
+            result = super().main(args, prog_name, complete_var, standalone_mode=False,
+                                  windows_expand_args=windows_expand_args, **extra)
         except typer.Abort:
             typer.echo("Aborted.", err=True)
             sys.exit(1)
@@ -78,7 +98,7 @@ def _version(value: bool) -> None:
 
 @app.callback()
 def cli(
-    version: Annotated[Optional[bool], typer.Option(
+    version: Annotated[bool | None, typer.Option(
         "--version", callback=_version, is_eager=True, help="Show the version and exit.")] = None,
     debug: Annotated[bool, typer.Option("--debug", help="Show tracebacks of internal errors.")
                      ] = False,
@@ -87,14 +107,14 @@ def cli(
     _state["debug"] = debug
 
 
-def load(kb_dirs: list | None):  # noqa: ANN201 - KnowledgeBase, imported lazily
+def load(kb_dirs: Sequence[Path] | None) -> KnowledgeBase:
     """The knowledge base with the --kb folders layered over the built-in one."""
     from kbrun.engine import load_kb
 
     return load_kb(kb_dirs or ())
 
 
-def profile_of(kb: Any, options: dict[str, Any]) -> Any:
+def profile_of(kb: KnowledgeBase, options: dict[str, Any]) -> Profile:
     """The runner's Profile from a command's profile options (its `locals()`)."""
     from kbrun.engine.profile import profile_from_inputs
 
@@ -115,11 +135,11 @@ def advise(
     format: FormatOpt = Format.text,
     trace: Annotated[bool, typer.Option("--trace", help="Include every rule firing in order.")
                      ] = False,
-    batch: Annotated[Optional[str], typer.Option(
+    batch: Annotated[str | None, typer.Option(
         "--batch", metavar="FILE", help="Advise on many runners: one JSON profile per line of "
         "FILE ('-' for stdin); prints one JSON result per line, in input order, then a "
         "summary on stderr; exits 2 if any line failed.")] = None,
-    jobs: Annotated[Optional[int], typer.Option(
+    jobs: Annotated[int | None, typer.Option(
         "--jobs", "-j", min=1, metavar="N", help="With --batch: advise in N worker processes "
         "(default: the number of CPUs; 1 runs in this process).")] = None,
 ) -> None:
@@ -172,8 +192,8 @@ def _explanation_command(name: str, answer: str, doc: str) -> None:
     app.command(name)(command)
 
 
-_explanation_command("why", "why",
-                     "Why EXERCISE is in the session: its derivation, score and dose, rule by rule.")
+_explanation_command("why", "why", "Why EXERCISE is in the session: its derivation, score and "
+                     "dose, rule by rule.")
 _explanation_command("why-not", "why_not",
                      "Why EXERCISE is not in the session, and the smallest change that would "
                      "bring it in.")

@@ -2,20 +2,20 @@
 
 from __future__ import annotations
 
-from enum import Enum
+from enum import StrEnum
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 
 
-class Format(str, Enum):
+class Format(StrEnum):
     text = "text"
     json = "json"
     markdown = "markdown"
 
 
-class GraphFormat(str, Enum):
+class GraphFormat(StrEnum):
     dot = "dot"
     graphml = "graphml"
     json = "json"
@@ -34,39 +34,39 @@ def whole_number(text: str) -> int:
 
 
 FormatOpt = Annotated[Format, typer.Option("--format", "-f", help="Output format.")]
-KbOpt = Annotated[Optional[list[Path]], typer.Option(
+KbOpt = Annotated[list[Path] | None, typer.Option(
     "--kb", help="Extra knowledge-base folder layered over the built-in one (repeatable).")]
-SymptomOpt = Annotated[Optional[list[str]], typer.Option(
+SymptomOpt = Annotated[list[str] | None, typer.Option(
     "--symptom", "-s", help="A symptom, e.g. knee-pain (repeatable).", rich_help_panel=PROFILE)]
-InjuryOpt = Annotated[Optional[list[str]], typer.Option(
+InjuryOpt = Annotated[list[str] | None, typer.Option(
     "--injury", "-i", help="A diagnosed injury, e.g. runners-knee (repeatable).",
     rich_help_panel=PROFILE)]
-GoalOpt = Annotated[Optional[list[str]], typer.Option(
+GoalOpt = Annotated[list[str] | None, typer.Option(
     "--goal", "-g", help="A goal: speed, endurance, hills, injury-prevention, power, stability "
     "(repeatable).", rich_help_panel=PROFILE)]
-PhaseOpt = Annotated[Optional[str], typer.Option(
+PhaseOpt = Annotated[str | None, typer.Option(
     "--phase", "-p", help="Training phase: off-season (default), pre-season, race-season, taper, "
     "recovery.", rich_help_panel=PROFILE)]
-LevelOpt = Annotated[Optional[str], typer.Option(
+LevelOpt = Annotated[str | None, typer.Option(
     "--level", "-l", help="beginner, intermediate (default) or advanced.", rich_help_panel=PROFILE)]
-EquipmentOpt = Annotated[Optional[list[str]], typer.Option(
+EquipmentOpt = Annotated[list[str] | None, typer.Option(
     "--equipment", "-e", help="Equipment you have (repeatable; default: all).",
     rich_help_panel=PROFILE)]
-SettingOpt = Annotated[Optional[str], typer.Option(
+SettingOpt = Annotated[str | None, typer.Option(
     "--setting", help="home or gym: shorthand for the equipment of a typical home or gym.",
     rich_help_panel=PROFILE, metavar="home|gym")]
-RedFlagOpt = Annotated[Optional[list[str]], typer.Option(
+RedFlagOpt = Annotated[list[str] | None, typer.Option(
     "--red-flag", help="A red flag: swelling, night-pain, numbness, cannot-bear-weight, "
     "sharp-pain, pain-at-rest (repeatable).", rich_help_panel=PROFILE)]
-PainOpt = Annotated[Optional[int], typer.Option(
+PainOpt = Annotated[int | None, typer.Option(
     "--pain", help="Pain during or after running, 0-10.", rich_help_panel=PROFILE,
     parser=whole_number, metavar="0-10")]
-StageOpt = Annotated[Optional[str], typer.Option(
+StageOpt = Annotated[str | None, typer.Option(
     "--stage", help="Injury stage: acute, subacute or return-to-run (default: inferred from pain, "
     "else subacute).", rich_help_panel=PROFILE, metavar="STAGE")]
-LimitOpt = Annotated[Optional[int], typer.Option(
+LimitOpt = Annotated[int | None, typer.Option(
     "--limit", "-n", help="Exercises in the session (default 6, at most 20).",
     rich_help_panel=PROFILE, parser=whole_number, metavar="N")]
-ProfileOpt = Annotated[Optional[Path], typer.Option(
+ProfileOpt = Annotated[Path | None, typer.Option(
     "--profile", help="A YAML or JSON file with the profile fields; options override it.",
     rich_help_panel=PROFILE)]

@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import json
 import shutil
+from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 import typer
 
 if TYPE_CHECKING:
+    from rich.console import Console
+
     from kbrun.engine.advice import Advice
     from kbrun.engine.knowledge import KnowledgeBase
 
@@ -24,7 +27,7 @@ def escape(text: str) -> str:
     return rich_escape(text)
 
 
-def console():  # noqa: ANN201 - rich.console.Console, imported lazily
+def console() -> Console:
     from rich.console import Console
 
     width = max(100, shutil.get_terminal_size((120, 24)).columns)
@@ -221,7 +224,7 @@ def advice_markdown(result: Advice, *, trace: bool = False) -> str:
 
 # -- knowledge base ------------------------------------------------------------------------------
 
-def rows(items: list[dict[str, Any]], fmt: str, title: str) -> None:
+def rows(items: Sequence[Mapping[str, Any]], fmt: str, title: str) -> None:
     """A listing of entries (each a dict with at least id and name)."""
     if fmt == "json":
         emit_json(items)
@@ -241,7 +244,7 @@ def rows(items: list[dict[str, Any]], fmt: str, title: str) -> None:
     console().print(table)
 
 
-def entry(data: dict[str, Any], fmt: str) -> None:
+def entry(data: Mapping[str, Any], fmt: str) -> None:
     """One knowledge-base entry with its sources and edges."""
     if fmt == "json":
         emit_json(data)
@@ -256,7 +259,8 @@ def entry(data: dict[str, Any], fmt: str) -> None:
                                                           else "") for s in data["sources"]]
         lines += ["", "## Links", "", md_table(
             ["from", "relation", "to", "details", "sources"],
-            [[e["from"], e["relation"], e["to"], _details(e), e["sources"]] for e in data["edges"]])]
+            [[e["from"], e["relation"], e["to"], _details(e), e["sources"]]
+             for e in data["edges"]])]
         typer.echo("\n".join(lines))
         return
     out = console()
@@ -284,7 +288,7 @@ def _details(edge: dict[str, Any]) -> str:
                      if k in edge)
 
 
-def mapping(data: dict[str, Any], fmt: str, title: str) -> None:
+def mapping(data: Mapping[str, Any], fmt: str, title: str) -> None:
     """A nested mapping such as `kb stats`."""
     if fmt == "json":
         emit_json(data)
@@ -332,7 +336,7 @@ def why(answer: Any, fmt: str) -> None:
         return
     lines += ["", "## Derivation" if md else "Derivation:", ""]
     tree = _tree_lines(answer.derivation)
-    lines += (["```"] + tree + ["```"]) if md else tree
+    lines += ["```", *tree, "```"] if md else tree
     lines += ["", "## Score" if md else "Score:"]
     for item in answer.contributions:
         lines.append(f"- {item['weight']:.3g}  {item['reason']}  ({', '.join(item['rules'])})")
@@ -363,7 +367,8 @@ def why_not(answer: Any, fmt: str) -> None:
     for reason in answer.reasons:
         line = f"- {reason['message']}"
         if reason.get("rule"):
-            line += f" (rule {reason['rule']}: {reason['description']} [{', '.join(reason['sources'])}])"
+            line += (f" (rule {reason['rule']}: {reason['description']} "
+                     f"[{', '.join(reason['sources'])}])")
         lines.append(line)
         if reason.get("facts"):
             lines.append("  triggered by: " + "; ".join(reason["facts"]))
@@ -392,7 +397,8 @@ def import_report(report: Any, fmt: str) -> None:
                                                                     if by_category else ""))
     examples = ", ".join(f"{link.exercise} <- {link.record}" for link in report.linked[:3])
     lines.append(f"{bullet}{len(report.linked)} linked to exercises kbrun already has"
-                 + (f" ({examples}{', ...' if len(report.linked) > 3 else ''})" if examples else ""))
+                 + (f" ({examples}{', ...' if len(report.linked) > 3 else ''})"
+                    if examples else ""))
     lines.append(f"{bullet}{report.extended_contraindications} contraindications extended to "
                  "imported variants")
     lines.append(f"{bullet}{len(report.skipped)} skipped:")
