@@ -115,7 +115,7 @@ def kb_stats(kb: KnowledgeBase) -> contract.KbStats:
     graph = kb.graph
     relations = Counter(key for _, _, key in graph.edges(keys=True))
     cited: Counter[str] = Counter()
-    for kind, table in kb.entries.items():
+    for table in kb.entries.values():
         for entry in table.values():
             for source in source_ids(getattr(entry, "sources", [])):
                 cited[source] += 1

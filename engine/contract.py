@@ -20,12 +20,13 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
-from typing import Annotated, Any, Literal, Union
+from typing import Annotated, Any, Literal, NotRequired
 
 from pydantic import ConfigDict, Field, TypeAdapter, with_config
+
 # pydantic reads TypedDicts from typing_extensions on Python < 3.12 (it is one of its own
 # dependencies, so always installed beside it)
-from typing_extensions import NotRequired, TypedDict
+from typing_extensions import TypedDict
 
 from kbrun.engine.schema import Category, Load, Stage
 
@@ -250,7 +251,7 @@ class BatchError(TypedDict):
     """One line naming the problem, as `Error: ...` would."""
 
 
-BatchLine = Union[BatchAdvice, BatchError]
+BatchLine = BatchAdvice | BatchError
 
 
 # -- why, why-not --------------------------------------------------------------------------------
@@ -351,7 +352,7 @@ class RankedOutReason(TypedDict):
     rules: list[str]
 
 
-WhyNotReason = Union[MessageReason, ExcludedReason, RankedOutReason]
+WhyNotReason = MessageReason | ExcludedReason | RankedOutReason
 
 
 @closed

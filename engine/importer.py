@@ -17,8 +17,16 @@ import yaml
 from kbrun.engine.errors import DatasetError, Loc, UnknownId, did_you_mean
 from kbrun.engine.knowledge import KnowledgeBase
 from kbrun.engine.schema import (
-    IMPACT_RANK, INTENSITY_RANK, CategoryDefaults, DatasetMapping, Dose, Exercise, Intensity,
-    MuscleTerm, PatternRule, Region,
+    IMPACT_RANK,
+    INTENSITY_RANK,
+    CategoryDefaults,
+    DatasetMapping,
+    Dose,
+    Exercise,
+    Intensity,
+    MuscleTerm,
+    PatternRule,
+    Region,
 )
 
 log = logging.getLogger(__name__)

@@ -1,10 +1,17 @@
-"""The schema of every kind of knowledge-base entry (pydantic models, strict about unknown fields)."""
+"""The schema of each kind of knowledge-base entry: pydantic models, strict about unknown fields."""
 
 from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    field_validator,
+    model_validator,
+)
 
 ID_PATTERN = r"^[a-z0-9]+(-[a-z0-9]+)*$"
 SOURCE_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.\-]*$"
@@ -92,8 +99,10 @@ class Dose(Strict):
     """A prescription: sets, reps or hold time, load, tempo and rest."""
 
     sets: Annotated[int, Field(ge=1, le=10)]
-    reps: tuple[Annotated[int, Field(ge=1, le=100)], Annotated[int, Field(ge=1, le=100)]] | None = None
-    hold_s: tuple[Annotated[int, Field(ge=1, le=600)], Annotated[int, Field(ge=1, le=600)]] | None = None
+    reps: tuple[Annotated[int, Field(ge=1, le=100)],
+                Annotated[int, Field(ge=1, le=100)]] | None = None
+    hold_s: tuple[Annotated[int, Field(ge=1, le=600)],
+                  Annotated[int, Field(ge=1, le=600)]] | None = None
     per_side: bool = False
     load: Load = "bodyweight"
     tempo: Text | None = None
@@ -276,8 +285,10 @@ class ProtocolDose(Strict):
 
     exercise: Annotated[Id, ref("exercise")]
     sets: Annotated[int, Field(ge=1, le=10)]
-    reps: tuple[Annotated[int, Field(ge=1, le=100)], Annotated[int, Field(ge=1, le=100)]] | None = None
-    hold_s: tuple[Annotated[int, Field(ge=1, le=600)], Annotated[int, Field(ge=1, le=600)]] | None = None
+    reps: tuple[Annotated[int, Field(ge=1, le=100)],
+                Annotated[int, Field(ge=1, le=100)]] | None = None
+    hold_s: tuple[Annotated[int, Field(ge=1, le=600)],
+                  Annotated[int, Field(ge=1, le=600)]] | None = None
     load: Load
     effort: Text | None = None
     tempo: Text | None = None
