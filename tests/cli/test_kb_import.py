@@ -6,7 +6,6 @@ import pytest
 from typer.testing import CliRunner
 
 from kbrun.cli.main import app
-
 from tests.conftest import DATA, validated
 
 SAMPLE = DATA / "free-exercise-db" / "exercises.json"

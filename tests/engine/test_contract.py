@@ -15,7 +15,13 @@ from kbrun.engine import advise, make_profile
 from kbrun.engine.batch import advise_lines
 from kbrun.engine.browse import LISTABLE, kb_stats, list_entries, show_entry
 from kbrun.engine.contract import (
-    OUTPUTS, VERSION, breaking_changes, file_name, json_schema, schema_id, schema_text,
+    OUTPUTS,
+    VERSION,
+    breaking_changes,
+    file_name,
+    json_schema,
+    schema_id,
+    schema_text,
     write_schemas,
 )
 from kbrun.engine.explain import why, why_not
