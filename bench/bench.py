@@ -323,9 +323,9 @@ def table(floor: float, help_s: float, columns: list[Column], args: argparse.Nam
                  *[f"{c.figures['batch_per_s']:.1f} profiles/s (n={c.figures['batch_n']})"
                    for c in columns]])
     width = [max(len(r[i]) if i < len(r) else 0 for r in [head, *rows]) for i in range(len(head))]
-    lines = [" | ".join(h.ljust(w) for h, w in zip(head, width)),
+    lines = [" | ".join(h.ljust(w) for h, w in zip(head, width, strict=True)),
              "-|-".join("-" * w for w in width)]
-    lines += [" | ".join(c.ljust(w) for c, w in zip(r, width)) for r in rows]
+    lines += [" | ".join(c.ljust(w) for c, w in zip(r, width, strict=False)) for r in rows]
     lines += ["", "targets (issue 6):"]
     cold_ratio = base["advise_s"] / floor
     lines.append(verdict("cold kbrun advise <= 1.3x floor", cold_ratio, TARGETS["cold_ratio"],

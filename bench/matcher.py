@@ -21,6 +21,7 @@ import random
 import statistics
 import time
 from collections.abc import Callable, Sequence
+from functools import partial
 from typing import Any
 
 from kbrun.engine import load_kb, make_profile
@@ -51,7 +52,8 @@ def profiles(kb: Any, count: int, seed: int) -> list[Any]:
             kb, symptoms=rng.sample(ids("symptom"), rng.randint(0, 2)),
             injuries=rng.sample(ids("injury"), rng.randint(0, 1)),
             goals=rng.sample(ids("goal"), rng.randint(0, 2)), phase=rng.choice(ids("phase")),
-            level=rng.choice(ids("level")), red_flags=rng.sample(ids("red-flag"), rng.randint(0, 1)),
+            level=rng.choice(ids("level")),
+            red_flags=rng.sample(ids("red-flag"), rng.randint(0, 1)),
             pain=rng.choice([None, *range(11)]),
             stage=rng.choice([None, "acute", "subacute", "return-to-run"]))
         chosen[profile] = None
@@ -127,7 +129,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     for profile in profiles(kb, options.profiles, options.seed):
         for name, variant in variants.items():
             facts = list(profile_declarations(kb, profile).facts.values())
-            times[name].append(timed(lambda: variant.consult(facts)))
+            times[name].append(timed(partial(variant.consult, facts)))
             firings[name].append([(f.rule, f.matched, f.asserted)
                                   for f in variant.engine.firings])
 
@@ -146,7 +148,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     alone = statistics.median(timed(restored.start) for _ in range(20))
     print(f"\n(the last column includes freeing what the previous consultation built; a restore "
           f"alone takes {alone:.2f} ms)")
-    same = sum(a == b == c for a, b, c in zip(*firings.values()))
+    same = sum(a == b == c for a, b, c in zip(*firings.values(), strict=True))
     print(f"same firings on all three: {same} of {options.profiles} profiles")
 
 
