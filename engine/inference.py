@@ -309,8 +309,8 @@ class Reasoner:
 
     def _declare_static(self) -> None:
         self.engine.reset()
-        for fact in self.static.facts.values():
-            self.engine.declare(fact)
+        # in one call: the network takes them all, then the agenda is updated once
+        self.engine.declare(*self.static.facts.values())
 
     def consult(self, kb: KnowledgeBase, profile: Profile) -> Consultation:
         start = profile_declarations(kb, profile)
@@ -323,8 +323,7 @@ class Reasoner:
             else:
                 self._declare_static()
             engine.clear_records()
-            for fact in start.facts.values():
-                engine.declare(fact)
+            engine.declare(*start.facts.values())
             engine.run()
         finally:
             if collecting:
