@@ -240,6 +240,8 @@ def test_same_input_same_output(kb):
 
 
 def test_option_order_does_not_matter(kb):
-    one = advise(make_profile(kb, symptoms=["shin-pain", "knee-pain"], goals=["hills", "speed"]), kb)
-    two = advise(make_profile(kb, symptoms=["knee-pain", "shin-pain"], goals=["speed", "hills"]), kb)
+    one = advise(make_profile(kb, symptoms=["shin-pain", "knee-pain"], goals=["hills", "speed"]),
+                 kb)
+    two = advise(make_profile(kb, symptoms=["knee-pain", "shin-pain"], goals=["speed", "hills"]),
+                 kb)
     assert validated("advise", one.to_dict()) == two.to_dict()

@@ -684,7 +684,8 @@ def case_problems(kb, case: Case, advice) -> list[str]:
             if _loads_region_as_prescribed(ex, rec, region) and ex.category != "isometric":
                 found.append(f"{rec.exercise} loads the irritable {region} (not isometric)")
         p = rec.prescription
-        held = ex.category == "isometric" and (advice.profile.pain or 0) >= 4  # see universal_problems
+        # see universal_problems
+        held = ex.category == "isometric" and (advice.profile.pain or 0) >= 4
         if case.max_sets is not None and p.sets > case.max_sets and not held:
             found.append(f"{rec.exercise}: {p.sets} sets > {case.max_sets}")
         if case.max_load is not None and _load_rank(p.load) > _load_rank(case.max_load) \

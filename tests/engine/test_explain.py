@@ -74,7 +74,8 @@ def test_why_not_missing_equipment_finds_the_item(kb):
     assert answer.case == "excluded"
     assert answer.reasons[0]["rule"] == "exclude-without-equipment"
     assert answer.change is not None and answer.change["option"] == "--equipment box"
-    with_box = advise(profile.with_changes(equipment=tuple(sorted({*profile.equipment, "box"}))), kb)
+    with_box = advise(profile.with_changes(equipment=tuple(sorted({*profile.equipment, "box"}))),
+                      kb)
     assert with_box.recommendation("step-up") is not None
 
 

@@ -10,7 +10,12 @@ import pytest
 
 from kbrun.engine.export import export
 from kbrun.engine.graph import (
-    exercises_targeting, implicated_muscles, neighbourhood, opposing, progressions, regressions,
+    exercises_targeting,
+    implicated_muscles,
+    neighbourhood,
+    opposing,
+    progressions,
+    regressions,
 )
 
 

@@ -70,7 +70,8 @@ CASES: dict[str, str] = {
         r"kbrun never builds Python objects from YAML",
     "python-name":
         r"entries\.yaml:4: the tag '!!python/name:os\.system' is not allowed in a knowledge-base "
-        r"file; remove the tag and write a plain value; kbrun never builds Python objects from YAML",
+        r"file; remove the tag and write a plain value; kbrun never builds Python objects "
+        r"from YAML",
     # wrong types and values
     "sets-is-text":
         r"entries\.yaml:12: dose\.sets must be a whole number \(got 'three'\) in exercise "

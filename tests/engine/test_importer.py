@@ -14,7 +14,6 @@ import pytest
 from kbrun.engine import KbInvalid, advise, load_kb, make_profile
 from kbrun.engine.errors import DatasetError, UnknownId
 from kbrun.engine.importer import GENERATED_MARK, import_dataset, kebab, words
-
 from tests.conftest import DATA
 
 SAMPLE = DATA / "free-exercise-db" / "exercises.json"

@@ -41,7 +41,8 @@ def test_a_coach_folder_changes_the_advice(kb):
     assert top.exercise == "stair-bound"
     assert "hill-club-stairs" in top.rules
     assert "hill club: stairs every session" in top.reasons
-    assert [r.exercise for r in plain.recommendations] != [r.exercise for r in coached.recommendations]
+    assert ([r.exercise for r in plain.recommendations]
+            != [r.exercise for r in coached.recommendations])
 
 
 def test_a_coach_exercise_still_passes_the_filters():

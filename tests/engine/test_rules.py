@@ -43,10 +43,13 @@ def test_numeric_comparison_in_a_pattern_and_in_a_test():
 
 
 @pytest.mark.parametrize("layer, message", [
-    ("unknown-field", r"rules\.yaml:6: unknown field 'injuri' in rule 'typo' .*did you mean 'injury'"),
+    ("unknown-field",
+     r"rules\.yaml:6: unknown field 'injuri' in rule 'typo' .*did you mean 'injury'"),
     ("unbound", r"rules\.yaml:8: variable '\$e' is used but never bound in rule 'unbound'"),
-    ("unknown-kind", r"rules\.yaml:6: unknown fact kind 'sympton' in rule 'bad-kind'; did you mean 'symptom'"),
-    ("unknown-id", r"rules\.yaml:6: unknown muscle 'quadricep' in rule 'bad-muscle'; did you mean 'quadriceps'"),
+    ("unknown-kind",
+     r"rules\.yaml:6: unknown fact kind 'sympton' in rule 'bad-kind'; did you mean 'symptom'"),
+    ("unknown-id",
+     r"rules\.yaml:6: unknown muscle 'quadricep' in rule 'bad-muscle'; did you mean 'quadriceps'"),
     ("bad-operator", r"rules\.yaml:6: unknown operator '=>' in rule 'bad-op'; did you mean '>='"),
 ], ids=["unknown-field", "unbound-variable", "unknown-fact-kind", "unknown-id", "unknown-operator"])
 def test_rule_mistakes_are_load_errors_with_file_and_line(layer, message):
@@ -61,7 +64,8 @@ def test_duplicate_rule_id_in_one_folder_is_an_error(tmp_path):
             "    when: [{phase: {}}]\n    then: [{warn: {kind: a, message: b}}]\n")
     (folder / "a.yaml").write_text("rules:\n" + rule)
     (folder / "b.yaml").write_text("rules:\n" + rule)
-    with pytest.raises(KbInvalid, match=r"b\.yaml:2: duplicate id 'same' \(already defined at .*a\.yaml:2\)"):
+    with pytest.raises(KbInvalid,
+                       match=r"b\.yaml:2: duplicate id 'same' \(already defined at .*a\.yaml:2\)"):
         mini_with(str(folder))
 
 
