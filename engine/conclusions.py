@@ -4,12 +4,23 @@ from these values."""
 
 from __future__ import annotations
 
+import dataclasses
 import inspect
 from collections.abc import Callable, Mapping
-from dataclasses import MISSING, Field, dataclass, fields
+from dataclasses import dataclass
 from typing import (
-    TYPE_CHECKING, Annotated, Any, ClassVar, Literal, Protocol, Self, TypeVar, cast, get_args,
-    get_origin, get_type_hints,
+    TYPE_CHECKING,
+    Annotated,
+    Any,
+    ClassVar,
+    Literal,
+    Protocol,
+    Self,
+    TypeVar,
+    cast,
+    get_args,
+    get_origin,
+    get_type_hints,
 )
 
 from kbrun.engine import dose
@@ -165,8 +176,8 @@ class Warning(Conclusion):
 @dataclass(frozen=True)
 class ConclusionKind:
     """A conclusion's fact kind as rules see it: its fields with their types (as in
-    engine/facts.py, plus `whole` for a whole number), which an action may leave out, the
-    values a text field allows, and the action that asserts it."""
+    engine/facts.py), which an action may leave out, the values a text field allows, the
+    action that asserts it, and the typed value it is read as."""
 
     name: str
     verb: str
@@ -201,9 +212,9 @@ def _converter(hint: Any) -> Callable[[Any], Any]:
     return {bool: bool, int: int, float: float, str: str}[hint]
 
 
-def _fields(cls: type[Conclusion]) -> tuple[Field[Any], ...]:
+def _fields(cls: type[Conclusion]) -> tuple[dataclasses.Field[Any], ...]:
     """The dataclass fields of a conclusion (every subclass is a dataclass)."""
-    return fields(cast(Any, cls))
+    return dataclasses.fields(cast(Any, cls))
 
 
 def _kind_of(cls: type[Conclusion]) -> ConclusionKind:
@@ -214,7 +225,8 @@ def _kind_of(cls: type[Conclusion]) -> ConclusionKind:
         types[item.name], allowed = _field_type(hints[item.name])
         if allowed:
             choices[item.name] = allowed
-    optional = frozenset(item.name for item in _fields(cls) if item.default is not MISSING)
+    optional = frozenset(item.name for item in _fields(cls)
+                         if item.default is not dataclasses.MISSING)
     description = " ".join(inspect.cleandoc(cls.__doc__ or "").split())
     return ConclusionKind(cls.fact_kind, cls.verb, description, types, optional, choices, cls)
 

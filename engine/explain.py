@@ -264,7 +264,8 @@ def _missing_links(kb: KnowledgeBase, advice: Advice, exercise: str
     if not shared:
         reasons.append({"kind": "no-target-in-focus",
                         "message": f"it works {', '.join(sorted(targets))}, none of which is in "
-                                   f"focus for this profile ({', '.join(sorted(focus)) or 'none'})"})
+                                   "focus for this profile "
+                                   f"({', '.join(sorted(focus)) or 'none'})"})
     else:
         matchers = [f"{r.id} ({r.description})" for r in kb.rules.rules.values()
                     if "targets" in r.mentions and "recommendation" in r.produces]
@@ -305,7 +306,8 @@ def _smallest_change(kb: KnowledgeBase, profile: Profile, exercise: str, case: s
         if phase != profile.phase:
             trials.append(("phase", phase, f"--phase {phase}"))
     if case == "ranked-out" and profile.limit < 20:
-        trials.append(("limit", min(20, profile.limit + 2), f"--limit {min(20, profile.limit + 2)}"))
+        wider = min(20, profile.limit + 2)
+        trials.append(("limit", wider, f"--limit {wider}"))
     tried = []
     for field_name, value, label in trials[:12]:
         tried.append(label)

@@ -10,12 +10,18 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from kbrun.engine._experta import AS, MATCH, NOT, TEST, KnowledgeEngine, P, Rule
-from kbrun.engine.errors import KbError, KbrunError, Loc, RuleError, UnknownId, did_you_mean
 from kbrun.engine.conclusions import KINDS as CONCLUSION_KINDS
 from kbrun.engine.dose import ACTION_FIELDS as DOSE_ACTION_FIELDS
 from kbrun.engine.dose import fact_fields as dose_fact_fields
+from kbrun.engine.errors import KbError, KbrunError, Loc, RuleError, UnknownId, did_you_mean
 from kbrun.engine.facts import (
-    BUILTIN, CATEGORIES, REGIONS, FactKindDef, fact_class, fact_kinds, make_fact,
+    BUILTIN,
+    CATEGORIES,
+    REGIONS,
+    FactKindDef,
+    fact_class,
+    fact_kinds,
+    make_fact,
 )
 from kbrun.engine.schema import LOAD_RANK, RuleSpec
 
@@ -262,7 +268,8 @@ class _RuleCompiler:
             field_loc = body.loc_of(name) if hasattr(body, "loc_of") else loc
             if name not in definition.fields:
                 self.unknown("field", name, definition.fields, field_loc)
-                self.errors[-1].message += f" (fact kind '{kind}' has: {', '.join(definition.fields)})"
+                self.errors[-1].message += (f" (fact kind '{kind}' has: "
+                                            f"{', '.join(definition.fields)})")
                 continue
             constraint = self.constraint(definition, name, value, field_loc, negated)
             if constraint is not None:
@@ -400,7 +407,7 @@ class _RuleCompiler:
         def evaluate(bound: dict[str, Any], _n: tuple[str, ...] = tuple(names),
                      _v: tuple[Any, ...] = tuple(values),
                      _c: Callable[[Any, Any], bool] = check) -> bool:
-            a, b = (bound[n] if n else v for n, v in zip(_n, _v))
+            a, b = (bound[n] if n else v for n, v in zip(_n, _v, strict=True))
             return _safe(_c, a, b)
 
         return _make_test(variables, evaluate)

@@ -9,8 +9,17 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from kbrun.engine import conclusions as concluded
 from kbrun.engine.advice import (
-    Advice, Avoid, Candidate, Contribution, Finding, FollowedProtocol, Recommendation,
-    ScheduleNote, Section, Skipped, Warning,
+    Advice,
+    Avoid,
+    Candidate,
+    Contribution,
+    Finding,
+    FollowedProtocol,
+    Recommendation,
+    ScheduleNote,
+    Section,
+    Skipped,
+    Warning,
 )
 from kbrun.engine.dose import DoseDecision, RuledDecision, in_order, prescribe
 from kbrun.engine.graph import source_ids
@@ -20,7 +29,8 @@ if TYPE_CHECKING:
     from kbrun.engine.inference import Consultation, FactKey
     from kbrun.engine.knowledge import KnowledgeBase
     from kbrun.engine.profile import Profile
-    from kbrun.engine.schema import Exercise, Section as SectionSpec
+    from kbrun.engine.schema import Exercise
+    from kbrun.engine.schema import Section as SectionSpec
 
 
 
@@ -131,9 +141,7 @@ def meets(kb: KnowledgeBase, exercise_id: str, requirement: Requirement) -> bool
         return False
     if requirement.unilateral is not None and exercise.unilateral != requirement.unilateral:
         return False
-    if requirement.category is not None and exercise.category != requirement.category:
-        return False
-    return True
+    return requirement.category is None or exercise.category == requirement.category
 
 
 def loads_muscles(kb: KnowledgeBase, exercise_id: str) -> bool:
@@ -300,7 +308,7 @@ def _neg(text: str) -> tuple[int, ...]:
 
 def _victim(picked: list[Candidate], candidate: Candidate, settled: list[Any],
             satisfied: Any, allowed: Any, limit: int,
-            pinned: frozenset[str] = frozenset()) -> Candidate | None | Literal[False]:
+            pinned: frozenset[str] = frozenset()) -> Candidate | Literal[False] | None:
     """The pick to drop for `candidate`: None if there is room, False if nothing can go.
     A pinned pick (a protocol's key exercise) is never dropped."""
     if len(picked) < limit and allowed(candidate, picked) is None:

@@ -12,7 +12,15 @@ import kbrun.engine.explain
 import kbrun.engine.session
 from kbrun.engine import KbInvalid, advise, make_profile
 from kbrun.engine.conclusions import (
-    KINDS, Exclusion, Focus, InjuryStage, Recommendation, SessionSize, Suspect, Warning, read,
+    KINDS,
+    Exclusion,
+    Focus,
+    InjuryStage,
+    Recommendation,
+    SessionSize,
+    Suspect,
+    Warning,
+    read,
 )
 from kbrun.engine.dose import DoseDecision
 from kbrun.engine.facts import BUILTIN
@@ -27,6 +35,7 @@ ENGINE_READS = ("suspect", "focus", "wanted", "protected", "injury-stage", "foll
 
 def test_every_conclusion_the_engine_reads_is_a_built_in_kind_made_from_its_typed_value():
     assert set(ENGINE_READS) <= set(KINDS)
+    assert KINDS["focus"].value is Focus and KINDS["dose"].value is DoseDecision
     for name in ENGINE_READS:
         assert BUILTIN[name].fields == KINDS[name].fields
     assert BUILTIN["focus"].fields == {"muscle": "id:muscle", "weight": "number", "cause": "text"}

@@ -6,8 +6,11 @@ from __future__ import annotations
 import pytest
 
 from kbrun.engine import advise, make_profile
+from kbrun.engine.conclusions import read
 from kbrun.engine.dose import DoseDecision, fact_fields, in_order, prescribe
+from kbrun.engine.inference import consult
 from kbrun.engine.schema import LOAD_RANK, Dose
+from tests.conftest import mini_with
 
 LIGHTER = {"moderate": (8, 12), "light": (12, 15), "bodyweight": (12, 15)}
 
@@ -32,6 +35,24 @@ def test_a_dose_action_becomes_a_dose_fact_and_reads_back_as_the_same_decision()
         category="strength", loadable=True, sets=4, reps=(4, 6), hold=(30, 30), note="heavy",
         priority=40)
     assert fact_fields({"priority": 10, "unilateral": False}, 40)["unilateral"] == "no"
+
+
+def test_a_rule_asserts_the_dose_fact_fact_fields_makes_and_nothing_else(tmp_path):
+    folder = tmp_path / "dose-rule"
+    folder.mkdir()
+    (folder / "rules.yaml").write_text(
+        "rules:\n  - id: knee-dose\n    description: Dose for knee pain.\n    salience: 7\n"
+        "    sources: [test-source]\n    when: [{symptom: {id: knee-pain}}]\n"
+        "    then: [{dose: {unilateral: true, reps: [8, 12], sessions_per_week: 2}}]\n")
+    kb = mini_with(str(folder))
+    consultation = consult(kb, make_profile(kb, symptoms=["knee-pain"]))
+    (decision, key), = read(consultation, DoseDecision)
+    # the spans are split, never kept as written beside their halves
+    assert consultation.fields(key) == {
+        "exercise": "any", "category": "any", "pattern": "any", "loadable": "any",
+        "unilateral": "yes", "reps_min": 8, "reps_max": 12, "sessions_min": 2,
+        "sessions_max": 2, "priority": 7}
+    assert decision == DoseDecision(unilateral=True, reps=(8, 12), sessions=(2, 2), priority=7)
 
 
 def test_a_protocol_dose_is_a_decision_for_its_exercise(kb):
