@@ -21,6 +21,7 @@ building its validators, and does not import networkx at all.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import hashlib
 import json
@@ -30,7 +31,7 @@ import stat
 import tempfile
 import types
 import typing
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Hashable, Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -69,10 +70,8 @@ def fingerprint(files: Iterable[tuple[str, str]]) -> str:
     from importlib.metadata import PackageNotFoundError, version
 
     digest = hashlib.sha256(f"kbrun-cache-{FORMAT}\0".encode())
-    try:
+    with contextlib.suppress(PackageNotFoundError):  # running from a source tree: no version
         digest.update(version("kbrun").encode())
-    except PackageNotFoundError:  # pragma: no cover - running from a source tree
-        pass
     here = Path(__file__).parent
     for module in ("schema.py", "graph.py", "inference.py"):
         digest.update((here / module).read_bytes())
@@ -88,7 +87,8 @@ def _entry(folder: Path, key: str) -> Path:
 def _read(path: Path) -> bytes | None:
     """The bytes of a cache entry, or None when it is missing or not to be trusted."""
     try:
-        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0))
+        fd = os.open(path,
+                     os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0))
     except FileNotFoundError:
         return None
     except OSError as err:  # a symbolic link (ELOOP), a folder, no permission
@@ -123,10 +123,8 @@ def load(key: str) -> KnowledgeBase | None:
         log.debug("dropping unreadable cache entry %s: %s", path, err)
         path.unlink(missing_ok=True)
         return None
-    try:
+    with contextlib.suppress(OSError, NotImplementedError):
         os.utime(path, follow_symlinks=False)  # recently used: kept longest by prune()
-    except (OSError, NotImplementedError):
-        pass
     return kb
 
 
@@ -263,7 +261,7 @@ def _construct(annotation: Any, value: Any) -> Any:
     return _builder(annotation)(value)
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _builder(annotation: Any) -> Callable[[Any], Any]:
     """A function that builds JSON data into the type `annotation` names (one per type, made
     once: reading the type is most of the cost)."""
@@ -289,7 +287,10 @@ def _builder(annotation: Any) -> Callable[[Any], Any]:
         return _optional(union)
     if isinstance(annotation, type) and issubclass(annotation, BaseModel):
         model = annotation
-        fields = [(name, _builder(info.annotation)) for name, info in model.model_fields.items()]
+        # a field's annotation is a class or a typing alias, which hash (the cache's key), but
+        # pydantic declares it a TypeForm, which mypy does not count as Hashable
+        fields = [(name, _builder(typing.cast(Hashable, info.annotation)))
+                  for name, info in model.model_fields.items()]
 
         def build_model(value: Any) -> Any:
             built = {name: build(value[name]) for name, build in fields if name in value}

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from functools import lru_cache
+from functools import cache
 from typing import TYPE_CHECKING, Any
 
 from kbrun.engine._experta import Fact
@@ -23,8 +23,8 @@ class FactKindDef:
     """A fact kind: its fields with their types, and where its facts come from."""
 
     name: str
-    fields: dict[str, str]   # field -> "id" | "id:KIND" | "number" | "whole" | "text" | "bool" | ...
-    origin: str              # profile | graph | action | conclusion | knowledge-base
+    fields: dict[str, str]  # field -> "id" | "id:KIND" | "number" | "whole" | "text" | "bool" | ...
+    origin: str             # profile | graph | action | conclusion | knowledge-base
     description: str
     # fields an action may leave out (the typed conclusion gives them a default)
     optional: frozenset[str] = frozenset()
@@ -128,7 +128,7 @@ def fact_kinds(kb: KnowledgeBase) -> dict[str, FactKindDef]:
     return kinds
 
 
-@lru_cache(maxsize=None)
+@cache
 def fact_class(kind: str) -> type[Fact]:
     """The experta Fact subclass for a fact kind (one class per kind, created once)."""
     name = "".join(part.capitalize() for part in kind.split("-")) + "Fact"

@@ -9,12 +9,29 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from kbrun.engine._experta import (
-    SNAPSHOTS, DepthStrategy, EngineSnapshot, Fact, KbrunEngine, restore_engine, snapshot_engine,
+    SNAPSHOTS,
+    DepthStrategy,
+    EngineSnapshot,
+    Fact,
+    KbrunEngine,
+    restore_engine,
+    snapshot_engine,
 )
 from kbrun.engine.facts import describe, fact_fields, fact_key, fact_kind_of, make_fact
 from kbrun.engine.graph import (
-    CONTRAINDICATED_FOR, DEVELOPS, DOSES, IMPLICATES, OPPOSES, PROGRESSES_TO, REQUIRES, SIGNALS,
-    SUGGESTS, TARGETS, TREATS, in_edges, out_edges,
+    CONTRAINDICATED_FOR,
+    DEVELOPS,
+    DOSES,
+    IMPLICATES,
+    OPPOSES,
+    PROGRESSES_TO,
+    REQUIRES,
+    SIGNALS,
+    SUGGESTS,
+    TARGETS,
+    TREATS,
+    in_edges,
+    out_edges,
 )
 from kbrun.engine.schema import IMPACT_RANK, INTENSITY_RANK, STAGE_RANK
 
@@ -31,8 +48,8 @@ FactKey = tuple[Any, ...]
 class Origin:
     """Where a declared (not derived) fact came from: a profile input or a graph link."""
 
-    kind: str                       # "profile" | "graph"
-    detail: str                     # e.g. "--symptom knee-pain" or "knee-pain -[suggests]-> runners-knee"
+    kind: str    # "profile" | "graph"
+    detail: str  # e.g. "--symptom knee-pain" or "knee-pain -[suggests]-> runners-knee"
     sources: tuple[str, ...] = ()
 
 
@@ -81,7 +98,7 @@ class Consultation:
         return dict(key[1])
 
 
-class DeterministicDepthStrategy(DepthStrategy):
+class DeterministicDepthStrategy(DepthStrategy):  # type: ignore[misc]  # experta is untyped (Any)
     """experta's depth strategy (salience, then the most recent facts first), with ties between
     rules that matched the same facts broken by rule id rather than by object hashes, so the
     same input fires the same rules in the same order in every process."""
@@ -280,8 +297,9 @@ def static_declarations(kb: KnowledgeBase, wanted: frozenset[str] | None = None
                             exercise=exercise_id, injury=injury, reason=attrs["reason"],
                             phase=phase, stage=stage, category=exercise.category)
     for muscle in sorted(kb.muscles):
-        attrs = kb.muscles[muscle]
-        out.add("muscle", _node_origin(kb, muscle), id=muscle, region=attrs.region, kind=attrs.kind)
+        muscle_entry = kb.muscles[muscle]
+        out.add("muscle", _node_origin(kb, muscle), id=muscle, region=muscle_entry.region,
+                kind=muscle_entry.kind)
         for other, edge in out_edges(graph, muscle, OPPOSES):
             out.add("opposes", _edge_origin(muscle, OPPOSES, other, edge), muscle=muscle,
                     other=other)

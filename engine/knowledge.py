@@ -2,20 +2,34 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
-from collections.abc import Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from kbrun.engine.errors import Loc, UnknownId
 from kbrun.engine.schema import (
-    Claim, Condition, Equipment, Exercise, FactKind, Goal, Injury, Level, Muscle, Phase, Protocol,
-    Quality, RedFlag, RuleSpec, Selection, Source, Symptom,
+    Claim,
+    Condition,
+    Equipment,
+    Exercise,
+    FactKind,
+    Goal,
+    Injury,
+    Level,
+    Muscle,
+    Phase,
+    Protocol,
+    Quality,
+    RedFlag,
+    RuleSpec,
+    Selection,
+    Source,
+    Symptom,
 )
 
 if TYPE_CHECKING:
-    import networkx as nx
-
+    from kbrun.engine.graph import KbGraph
     from kbrun.engine.inference import Reasoner
     from kbrun.engine.rules import CompiledRules
 
@@ -112,7 +126,7 @@ class KnowledgeBase:
     @property
     def selection(self) -> Selection:
         """The session-assembly policy (the last one defined wins)."""
-        policies = list(self.entries["selection"].values())
+        policies: list[Selection] = list(self.entries["selection"].values())
         if not policies:
             return Selection(id="default", description="defaults",
                              sources=[{"id": "kbrun"}])  # type: ignore[list-item]
@@ -165,7 +179,7 @@ class KnowledgeBase:
         return list(self.entries[kind])
 
     @cached_property
-    def graph(self) -> nx.MultiDiGraph:
+    def graph(self) -> KbGraph:
         """The knowledge graph (built on first use)."""
         from kbrun.engine.graph import build_graph
 

@@ -8,15 +8,22 @@ from collections.abc import Iterable, Iterator, Sequence
 from importlib.resources import files
 from importlib.resources.abc import Traversable
 from pathlib import Path
-from typing import Any, get_args, get_origin
+from typing import Any, get_args
 
 import pydantic
 
 from kbrun.engine.errors import (
-    DuplicateId, KbError, KbrunError, KbSchemaError, KbSyntaxError, Loc, UnknownId, did_you_mean,
+    DuplicateId,
+    KbError,
+    KbrunError,
+    KbSchemaError,
+    KbSyntaxError,
+    Loc,
+    UnknownId,
+    did_you_mean,
 )
 from kbrun.engine.knowledge import KnowledgeBase
-from kbrun.engine.schema import ID_PATTERN, KIND_SECTION, SECTIONS, SourceRef, Strict
+from kbrun.engine.schema import ID_PATTERN, KIND_SECTION, SECTIONS, Strict
 from kbrun.engine.yamlio import LineDict, LineList, parse_yaml, read_text
 
 log = logging.getLogger(__name__)
@@ -99,7 +106,7 @@ def merge(base: Any, extension: Any) -> Any:
         merged.locs = dict(getattr(base, "locs", {}))
         for key, value in extension.items():
             merged[key] = merge(base[key], value) if key in base else value
-            if hasattr(extension, "locs"):
+            if isinstance(extension, LineDict):
                 merged.locs[key] = extension.loc_of(key)
         return merged
     if isinstance(base, list) and isinstance(extension, list):
@@ -109,8 +116,8 @@ def merge(base: Any, extension: Any) -> Any:
         for index, item in enumerate(extension):
             if item not in merged_list:
                 merged_list.append(item)
-                merged_list.locs.append(extension.loc_of(index) if hasattr(extension, "locs")
-                                        else merged_list.loc)
+                merged_list.locs.append(extension.loc_of(index)
+                                        if isinstance(extension, LineList) else merged_list.loc)
         return merged_list
     return extension
 
@@ -120,7 +127,7 @@ def _entries_of(path: str, data: Any) -> Iterator[tuple[str, LineDict]]:
     if data is None:
         raise KbSyntaxError("file is empty", loc=Loc(path, 1),
                             suggestion="add a section such as 'exercises:' or delete the file")
-    if not isinstance(data, dict):
+    if not isinstance(data, LineDict):  # the loader builds every mapping as a LineDict
         raise KbSyntaxError("a knowledge-base file must be a mapping of sections "
                             "(exercises:, muscles:, rules:, ...)", loc=Loc(path, 1),
                             suggestion="put a section name such as 'exercises:' on the first "
@@ -138,8 +145,9 @@ def _entries_of(path: str, data: Any) -> Iterator[tuple[str, LineDict]]:
             raise KbSyntaxError(f"section '{section}' must be a list of entries", loc=loc,
                                 suggestion=f"write each entry as '- id: ...' under '{section}:'")
         for index, item in enumerate(items):
-            item_loc = items.loc_of(index)
-            if not isinstance(item, dict):
+            # YAML's !!omap and !!pairs build a plain list (of pairs): no line of its own
+            item_loc = items.loc_of(index) if isinstance(items, LineList) else loc
+            if not isinstance(item, LineDict):  # the loader builds every mapping as a LineDict
                 raise KbSyntaxError(f"an entry of '{section}' must be a mapping with an 'id'",
                                     loc=item_loc, suggestion="write it as '- id: ...' with its "
                                                              "fields indented below")
@@ -153,18 +161,18 @@ def _entries_of(path: str, data: Any) -> Iterator[tuple[str, LineDict]]:
 
 
 def collect(files: Sequence[tuple[str, list[tuple[str, str]]]]
-            ) -> tuple[dict[str, dict[str, LineDict]], list[KbError]]:
+            ) -> tuple[dict[str, dict[str, LineDict]], list[KbrunError]]:
     """Parse and layer every file of every layer ((label, [(path, text)]) in layer order);
     return section -> id -> merged raw entry, and the errors found."""
     merged: dict[str, dict[str, LineDict]] = {section: {} for section in SECTIONS}
-    errors: list[KbError] = []
+    errors: list[KbrunError] = []
     for _label, layer_files in files:
         seen_here: dict[str, Loc] = {}
         for path, text in layer_files:
             try:
                 entries = list(_entries_of(path, parse_yaml(text, path)))
             except KbrunError as err:
-                errors.append(err)  # type: ignore[arg-type]
+                errors.append(err)
                 continue
             for section, item in entries:
                 entry_id = item["id"]
@@ -206,10 +214,8 @@ def _locate(raw: Any, path: Sequence[Any]) -> Loc:
     loc = getattr(raw, "loc", Loc("?"))
     node = raw
     for part in path:
-        if isinstance(node, dict) and part in node:
-            loc = node.loc_of(part) if hasattr(node, "loc_of") else loc
-            node = node[part]
-        elif isinstance(node, list) and isinstance(part, int) and 0 <= part < len(node):
+        if ((isinstance(node, dict) and part in node)
+                or (isinstance(node, list) and isinstance(part, int) and 0 <= part < len(node))):
             loc = node.loc_of(part) if hasattr(node, "loc_of") else loc
             node = node[part]
         else:
@@ -258,7 +264,8 @@ def _explain(problem: Any, dotted: str, name: str) -> tuple[str, str]:
         if name in _SPANS:
             return (f"{dotted} must be whole numbers{shown}",
                     f"write '{name}: 10' or '{name}: [8, 12]'")
-        return f"{dotted} must be a whole number{shown}", f"write it without quotes, e.g. '{name}: 3'"
+        return (f"{dotted} must be a whole number{shown}",
+                f"write it without quotes, e.g. '{name}: 3'")
     if kind in ("float_type", "float_parsing"):
         return f"{dotted} must be a number{shown}", f"write it without quotes, e.g. '{name}: 0.5'"
     if kind in ("bool_type", "bool_parsing"):
@@ -299,7 +306,7 @@ def _explain(problem: Any, dotted: str, name: str) -> tuple[str, str]:
 
 
 def _schema_errors(kind: str, entry_id: str, raw: LineDict, model: type[Strict],
-                   err: pydantic.ValidationError) -> Iterator[KbError]:
+                   err: pydantic.ValidationError) -> Iterator[KbrunError]:
     subject = f"{kind} '{entry_id}'"
     problems = [(problem, [p for p in problem["loc"]
                            if not (isinstance(p, str) and p[:1].isupper())])
@@ -327,7 +334,8 @@ def _schema_errors(kind: str, entry_id: str, raw: LineDict, model: type[Strict],
             yield KbSchemaError(f"{message} in {subject}", loc=loc, suggestion=hint)
 
 
-def _references(value: Any, path: tuple[Any, ...] = ()) -> Iterator[tuple[tuple[Any, ...], str, str]]:
+def _references(value: Any, path: tuple[Any, ...] = ()
+                ) -> Iterator[tuple[tuple[Any, ...], str, str]]:
     """(path, target kind, id) for every id-valued field marked with schema.ref()."""
     if isinstance(value, pydantic.BaseModel):
         for name, info in type(value).model_fields.items():
@@ -354,13 +362,13 @@ def _source_path(path: tuple[Any, ...]) -> tuple[Any, ...]:
 
 
 def validate(merged: dict[str, dict[str, LineDict]], layers: Sequence[str] = ()
-             ) -> tuple[dict[str, dict[str, Any]], list[KbError]]:
+             ) -> tuple[dict[str, dict[str, Any]], list[KbrunError]]:
     """Validate every raw entry against its schema and check every reference.
 
     `layers` (the folder labels, in order) decide which of two clashing definitions is the
     later one, where the error is reported.
     """
-    errors: list[KbError] = []
+    errors: list[KbrunError] = []
     entries: dict[str, dict[str, Any]] = {}
     for section, table in merged.items():
         kind, model = SECTIONS[section]
@@ -433,7 +441,7 @@ def check_progressions(kb: KnowledgeBase) -> list[KbError]:
     """A cycle in progresses_to/regresses_to is an error (a progression must lead somewhere)."""
     import networkx as nx
 
-    chain = nx.DiGraph()
+    chain: nx.DiGraph[str] = nx.DiGraph()
     for exercise in kb.exercises.values():
         for harder in exercise.progresses_to:
             chain.add_edge(exercise.id, harder)
@@ -448,9 +456,9 @@ def check_progressions(kb: KnowledgeBase) -> list[KbError]:
     first = cycle[0][0]
     errors.append(KbSchemaError(f"progressions form a cycle: {names}",
                                 loc=kb.raw[first].loc_of("progresses_to"),
-                                suggestion="an exercise cannot be both easier and harder than another; "
-                                           "remove one of these progresses_to or regresses_to "
-                                           "links"))
+                                suggestion="an exercise cannot be both easier and harder than "
+                                           "another; remove one of these progresses_to or "
+                                           "regresses_to links"))
     return errors
 
 
@@ -500,5 +508,5 @@ def load_kb(extra: Iterable[str | Path] = (), *, builtin: bool = True,
     return kb
 
 
-def _error_order(err: KbError) -> tuple[str, int]:
+def _error_order(err: KbrunError) -> tuple[str, int]:
     return (err.loc.path, err.loc.line) if err.loc else ("", 0)
