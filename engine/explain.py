@@ -201,7 +201,7 @@ def why_not(kb: KnowledgeBase, profile: Profile, exercise: str, *, search: bool 
 
     exercise = _exercise_id(kb, exercise)
     name = kb.exercises[exercise].name
-    consultation = consult(kb, profile, extra_exercises=[exercise])
+    consultation = consult(kb, profile)
     advice = build_advice(kb, profile, consultation)
     rec = advice.recommendation(exercise)
     if rec is not None:

@@ -118,7 +118,6 @@ class CompiledRule:
     loc: Loc
     actions: list[Action]
     fact_vars: list[str]                 # binding names of the matched positive patterns
-    requires: tuple[tuple[str, tuple[tuple[str, Any], ...]], ...] = ()  # positive (kind, literals)
     mentions: frozenset[str] = frozenset()   # every fact kind in its conditions
     produces: frozenset[str] = frozenset()   # the fact kinds its actions assert
     conditions: tuple[Any, ...] = field(repr=False, default=())
@@ -157,20 +156,26 @@ class _RuleCompiler:
     """Compiles one rule, collecting errors with the file and line of the offending item."""
 
     def __init__(self, kb: KnowledgeBase, kinds: dict[str, FactKindDef], spec: RuleSpec,
-                 raw: LineDict):
+                 raw: LineDict | None = None):
         self.kb = kb
         self.kinds = kinds
         self.spec = spec
-        self.raw = raw
+        self._raw = raw
         self.errors: list[KbrunError] = []
         self.bound: set[str] = set()
         self.types: dict[str, str] = {}     # variable -> field type where it was bound
-        self.anchors: set[str] = set()
         self.fact_vars: list[str] = []
         self._hidden = 0
         self._pending_tests: list[Any] = []
-        self.requires: list[tuple[str, tuple[tuple[str, Any], ...]]] = []
         self.mentions: set[str] = set()
+
+    @property
+    def raw(self) -> LineDict:
+        """The rule as written, with the line of every value: read only to place an error (a
+        knowledge base from the cache parses its files for it on first use)."""
+        if self._raw is None:
+            self._raw = self.kb.raw[self.spec.id]
+        return self._raw
 
     # errors
     def _loc(self, section: str, index: int | None = None) -> Loc:
@@ -228,7 +233,6 @@ class _RuleCompiler:
                     binding = f"f{len(self.fact_vars)}"
                     self.fact_vars.append(binding)
                     self.mentions.add(head)
-                    self.requires.append((head, self._literals(body)))
                     conditions.append(getattr(AS, binding) << pattern)
                     conditions.extend(self._pending_tests)
                     self._pending_tests = []
@@ -239,19 +243,12 @@ class _RuleCompiler:
         compiled = CompiledRule(
             id=self.spec.id, description=self.spec.description,
             sources=[s.id for s in self.spec.sources], salience=self.spec.salience,
-            loc=self.raw.loc_of("id"), actions=actions, fact_vars=list(self.fact_vars),
-            requires=tuple(self.requires), mentions=frozenset(self.mentions),
+            loc=self.kb.locations[self.spec.id], actions=actions, fact_vars=list(self.fact_vars),
+            mentions=frozenset(self.mentions),
             produces=frozenset(a.kind for a in actions))
         compiled.conditions = tuple(conditions)
         return compiled
 
-    @staticmethod
-    def _literals(body: Any) -> tuple[tuple[str, Any], ...]:
-        """The fields a pattern fixes to a literal value (for the reachability analysis)."""
-        if not isinstance(body, dict):
-            return ()
-        return tuple(sorted((k, v) for k, v in body.items()
-                            if isinstance(v, (str, int, float, bool)) and not is_var(v)))
 
     def pattern(self, kind: str, body: Any, loc: Loc, *, negated: bool) -> Any:
         if kind not in self.kinds:
@@ -354,12 +351,8 @@ class _RuleCompiler:
             elif target:
                 if value not in self.kb.entries.get(target, {}):
                     self.unknown(target, value, self.kb.entries.get(target, {}), loc)
-                else:
-                    self.anchors.add(value)
             elif value != "any" and self.kb.kind_of(value) is None:
                 self.unknown("id", value, self.kb.all_ids(), loc)
-            else:
-                self.anchors.add(value)
 
     def _used(self, var: str, loc: Loc) -> None:
         if var not in self.bound and var in getattr(self, "bound_anywhere", ()):
@@ -618,11 +611,12 @@ def _rhs(rule: CompiledRule) -> Callable[..., None]:
 
 
 def compile_rule(kb: KnowledgeBase, kinds: dict[str, FactKindDef], spec: RuleSpec,
-                 raw: LineDict) -> tuple[CompiledRule | None, list[KbrunError], set[str]]:
-    """Compile one rule; returns it (None on error), the errors, and the ids it names."""
+                 raw: LineDict | None = None
+                 ) -> tuple[CompiledRule | None, list[KbrunError]]:
+    """Compile one rule; returns it (None on error) and the errors."""
     compiler = _RuleCompiler(kb, kinds, spec, raw)
     compiled = compiler.compile()
-    return compiled, compiler.errors, compiler.anchors
+    return compiled, compiler.errors
 
 
 def compile_rules(kb: KnowledgeBase) -> CompiledRules:
@@ -646,11 +640,9 @@ def compile_rules(kb: KnowledgeBase) -> CompiledRules:
                 suggestion=f"remove this entry - rules use '{name}' with its fields "
                            f"{_field_list(builtin)} - or give yours another name"))
     compiled: dict[str, CompiledRule] = {}
-    anchors: set[str] = set()
     for rule_id, spec in kb.rule_specs.items():
-        rule, rule_errors, rule_anchors = compile_rule(kb, kinds, spec, kb.raw[rule_id])
+        rule, rule_errors = compile_rule(kb, kinds, spec)
         errors.extend(rule_errors)
-        anchors |= rule_anchors
         if rule is not None:
             compiled[rule_id] = rule
     if errors:
