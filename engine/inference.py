@@ -139,6 +139,17 @@ class RecordingEngine(KbrunEngine):
                                      if not k.startswith("__")})
         self.running = False
 
+    def declare(self, *facts: Fact) -> Any:
+        """experta's declare without its per-fact checks for pattern constraints and nested
+        keys: kbrun declares only facts it built from typed fields (see facts.make_fact)."""
+        last = None
+        for fact in facts:
+            last = self.facts.declare(fact)
+        if not self.running:
+            added, removed = self.get_activations()
+            self.strategy.update_agenda(self.agenda, added, removed)
+        return last
+
     def fired(self, rule: CompiledRule, matched: list[Fact], new_facts: list[Fact]) -> None:
         """Called by every compiled rule's right-hand side."""
         step = len(self.firings) + 1

@@ -182,6 +182,8 @@ def select_session(kb: KnowledgeBase, ranked: list[Candidate], limit: int,
     Returns the picks (best first), a note per swapped-in pick, and what was not picked and why.
     """
     policy = kb.selection
+    works: dict[str, list[str]] = {c.exercise: worked_muscles(kb, c.exercise) for c in ranked}
+    tie_break = {c.exercise: _neg(c.exercise) for c in ranked}
     picked: list[Candidate] = []
     skipped: dict[str, Skipped] = {}
     notes: dict[str, str] = {}
@@ -191,8 +193,8 @@ def select_session(kb: KnowledgeBase, ranked: list[Candidate], limit: int,
         twin = [c.exercise for c in chosen if c.pattern == candidate.pattern]
         if len(twin) >= policy.max_per_pattern:
             return f"near-identical to {twin[0]} (same '{candidate.pattern}' pattern)"
-        for muscle in worked_muscles(kb, candidate.exercise):
-            working = [c.exercise for c in chosen if muscle in worked_muscles(kb, c.exercise)]
+        for muscle in works[candidate.exercise]:
+            working = [c.exercise for c in chosen if muscle in works[c.exercise]]
             if len(working) >= policy.max_per_muscle:
                 return (f"{', '.join(working)} already work {muscle} "
                         f"(at most {policy.max_per_muscle} per muscle)")
@@ -204,10 +206,10 @@ def select_session(kb: KnowledgeBase, ranked: list[Candidate], limit: int,
         return None
 
     def adjusted(candidate: Candidate) -> float:
-        primary = worked_muscles(kb, candidate.exercise)
+        primary = works[candidate.exercise]
         if not primary:
             return candidate.score
-        worked = {m for c in picked for m in worked_muscles(kb, c.exercise)}
+        worked = {m for c in picked for m in works[c.exercise]}
         overlap = sum(m in worked for m in primary) / len(primary)
         return candidate.score * (1.0 - policy.overlap_penalty * overlap)
 
@@ -217,7 +219,7 @@ def select_session(kb: KnowledgeBase, ranked: list[Candidate], limit: int,
             notes[candidate.exercise] = "a key exercise of the protocol followed"
     remaining = [c for c in ranked if c not in picked]
     while remaining and len(picked) < limit:
-        best = max(remaining, key=lambda c: (adjusted(c), c.score, _neg(c.exercise)))
+        best = max(remaining, key=lambda c: (adjusted(c), c.score, tie_break[c.exercise]))
         remaining.remove(best)
         why = allowed(best, picked)
         if why is None:
@@ -275,14 +277,14 @@ def select_session(kb: KnowledgeBase, ranked: list[Candidate], limit: int,
     picked.sort(key=lambda c: (-c.score, c.exercise))
     chosen = {c.exercise for c in picked}
     last = min((c.score for c in picked), default=0.0)
-    worked = {m for c in picked for m in worked_muscles(kb, c.exercise)}
+    worked = {m for c in picked for m in works[c.exercise]}
     for candidate in ranked:
         if candidate.exercise in chosen:
             continue
         previous = skipped.get(candidate.exercise)
         if previous is not None and previous.instead is not None:
             continue  # it made room for a pick that a session rule needed
-        shared = sorted(set(worked_muscles(kb, candidate.exercise)) & worked)
+        shared = sorted(set(works[candidate.exercise]) & worked)
         blocked = allowed(candidate, [c for c in picked])
         if limit == 0:
             why = "the session holds no exercises (see the warnings)"
