@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import gc
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from kbrun.engine._experta import (
     SNAPSHOTS,
@@ -53,18 +53,17 @@ class Origin:
     sources: tuple[str, ...] = ()
 
 
-@dataclass(frozen=True)
-class Support:
-    """One firing that asserted a fact: the rule and the facts it matched."""
+class Support(NamedTuple):
+    """One firing that asserted a fact: the rule and the facts it matched (a named tuple: a
+    consultation makes hundreds)."""
 
     rule: str
     firing: int
     premises: tuple[FactKey, ...]
 
 
-@dataclass(frozen=True)
-class Firing:
-    """One step of the forward-chaining trace."""
+class Firing(NamedTuple):
+    """One step of the forward-chaining trace (a named tuple: a consultation makes hundreds)."""
 
     step: int
     rule: str

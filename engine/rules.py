@@ -77,15 +77,33 @@ class Expr:
 
     parts: tuple[Any, ...]
     product: bool = False
+    # each part read once: (True, variable name) or (False, literal)
+    _plan: tuple[tuple[bool, Any], ...] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "_plan", tuple((True, var_of(p)) if is_var(p) else (False, p)
+                                                for p in self.parts))
 
     def evaluate(self, bindings: dict[str, Any]) -> Any:
-        values = [bindings[var_of(p)] if is_var(p) else p for p in self.parts]
         if not self.product:
-            return values[0]
+            variable, value = self._plan[0]
+            return bindings[value] if variable else value
         result = 1.0
-        for value in values:
-            result *= float(value)
+        for variable, value in self._plan:
+            result *= float(bindings[value] if variable else value)
         return round(result, 6)
+
+
+def _template(text: str) -> tuple[str | tuple[str], ...]:
+    """A `{var}` template split once into its text and its variables (1-tuples)."""
+    parts: list[str | tuple[str]] = []
+    position = 0
+    for match in TEMPLATE_VAR.finditer(text):
+        parts.append(text[position:match.start()])
+        parts.append((match.group(1),))
+        position = match.end()
+    parts.append(text[position:])
+    return tuple(part for part in parts if part != "")
 
 
 @dataclass(frozen=True)
@@ -95,15 +113,23 @@ class Action:
     verb: str
     kind: str
     fields: tuple[tuple[str, Expr | str], ...]   # str values are templates with {var}
+    _plan: tuple[tuple[str, Expr | tuple[str | tuple[str], ...]], ...] = field(
+        init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "_plan", tuple(
+            (name, value if isinstance(value, Expr) else _template(value))
+            for name, value in self.fields))
 
     def build(self, bindings: dict[str, Any]) -> Any:
         values: dict[str, Any] = {}
-        for name, value in self.fields:
+        for name, value in self._plan:
             if isinstance(value, Expr):
                 values[name] = value.evaluate(bindings)
-            else:
-                values[name] = TEMPLATE_VAR.sub(lambda m: str(bindings.get(m.group(1), m.group(0))),
-                                                value)
+            else:  # a template: a variable left unbound stays as written
+                values[name] = "".join(
+                    part if isinstance(part, str)
+                    else str(bindings.get(part[0], "{" + part[0] + "}")) for part in value)
         return make_fact(self.kind, **values)
 
 
