@@ -7,9 +7,14 @@ give the same activations in the same order but do less work -
 
 - the bus hands a fact only to the alpha branches of its own type;
 - `changes()` collects activations only from the conflict sets that changed;
-- tokens are passed along as plain values, without experta's per-token copies and type checks;
+- tokens are passed along as plain values, without experta's per-token copies and type checks,
+  and a held token keeps the context experta would read back from it, made once;
+- a chain of alpha tests with no branch runs as one node;
+- an activation is made without experta's copies and hashed once, its rule's hash reused;
 - a join whose test is equality on shared variables keeps each input's memory grouped by the
   values of those variables, so a token meets only the entries it can match (a hashed join);
+- `DeterministicDepthStrategy`, the agenda order of kbrun's engines, keeps experta's sorted
+  agenda list and its bisections but compares the keys directly;
 - `snapshot_engine` and `restore_engine` save and bring back the whole working state (every
   node memory, the fact list, the agenda) so that facts declared once can be reused by many runs.
 
@@ -21,6 +26,7 @@ with any other version `SNAPSHOTS` is False and `KbrunEngine` runs on experta's 
 
 from __future__ import annotations
 
+import bisect
 import collections
 import collections.abc
 import logging
@@ -39,7 +45,7 @@ if not hasattr(collections, "Mapping"):
 
 _root_handlers = list(logging.getLogger().handlers)
 import experta  # noqa: E402  (must follow the shim)
-from experta import AS, MATCH, NOT, TEST, Fact, KnowledgeEngine, P, Rule  # noqa: E402
+from experta import AS, MATCH, NOT, TEST, Fact, KnowledgeEngine, P, Rule, watchers  # noqa: E402
 from experta.matchers import ReteMatcher  # noqa: E402
 from experta.strategies import DepthStrategy  # noqa: E402
 
@@ -63,7 +69,7 @@ if SNAPSHOTS:
     from experta.activation import Activation
     from experta.agenda import Agenda
     from experta.factlist import FactList
-    from experta.fieldconstraint import ANDFC, NOTFC, ORFC
+    from experta.fieldconstraint import ANDFC, NOTFC, ORFC, L
     from experta.matchers.rete.check import FactCapture, FeatureCheck, TypeCheck
     from experta.matchers.rete.nodes import (
         ConflictSetNode,
@@ -72,7 +78,6 @@ if SNAPSHOTS:
         OrdinaryMatchNode,
         WhereNode,
     )
-    from experta.matchers.rete.token import TokenInfo
 
 
 # -- tokens ---------------------------------------------------------------------------------------
@@ -80,25 +85,23 @@ if SNAPSHOTS:
 # experta's Token is (tag, data, context): whether it adds or removes a match, the set of facts
 # matched so far and the variables bound so far. kbrun's nodes pass the three as arguments and
 # never modify a context they were given (a node that binds more variables makes a new dict), so
-# no node has to copy a token it receives. Memories keep experta's TokenInfo, the frozen
-# (facts, context items) pair, because its iteration order decides the order of the variables in
-# a joined context, and so the order experta would see them in.
+# no node has to copy a token it receives, and one context may reach many nodes.
+#
+# A node that holds a token identifies it as experta's TokenInfo does, by its facts and the
+# frozenset of its context's items: `(data, items)`, a plain tuple, equal and hashed as the
+# TokenInfo would be. A memory keeps beside it the context as experta reads it back,
+# `dict(items)`, made once when the token is stored instead of each time another token meets it:
+# the frozenset's order is the order experta sees the variables in, which decides the order of the
+# variables in a joined context (and so the order a rule receives them in).
 
 Context = dict[Any, Any]     # str keys are bound variables; (False, name) keys are negated ones
 Data = frozenset[Any]        # the facts a token has matched
+Items = frozenset[tuple[Any, Any]]  # a context's items, as experta's TokenInfo freezes them
+Ident = tuple[Data, Items]   # a held token's identity (experta's TokenInfo)
+Held = tuple[Data, Items, Context]  # a token in a list memory: its identity and context
 Callback = Callable[[bool, Data, Context], None]
 
 _LOOSE = object()            # the group of a token that lacks one of its join's variables
-
-
-def _info(data: Data, context: Context) -> Any:
-    """experta's TokenInfo of a token, built without re-freezing frozen data."""
-    return TokenInfo._make((data, frozenset(context.items())))
-
-
-def _call_all(children: list[Callback], valid: bool, data: Data, context: Context) -> None:
-    for child in children:
-        child(valid, data, context)
 
 
 # -- memories -------------------------------------------------------------------------------------
@@ -106,7 +109,8 @@ def _call_all(children: list[Callback], valid: bool, data: Data, context: Contex
 class _Memory:
     """The tokens held at one input of a two-input node, in arrival order (experta's order, which
     decides the order of the joined tokens), and, for a hashed join, the same tokens grouped by
-    the values of the join's shared variables (each group in arrival order too).
+    the values of the join's shared variables (each group in arrival order too). A token is held
+    as `(data, items, context)` (see Held).
 
     After a snapshot or a restore the containers are shared with the snapshot (`shared`); the
     first change copies them, so a restore costs nothing for the memories a run never touches.
@@ -154,47 +158,50 @@ class _Memory:
         """The held tokens a token of group `key` (from the other input) can match, in arrival
         order: its group, or every token when either side has a token outside all groups."""
         if self.key_of is None or key is _LOOSE or _LOOSE in self.groups:
-            return self.tokens  # type: ignore[no-any-return]  # a list, or a Counter (counts)
+            return self.tokens  # type: ignore[no-any-return]  # a list, or a dict (counts)
         return self.groups.get(key, ())
 
-    def _group_add(self, info: Any, key: Hashable) -> None:
+    def _group_add(self, token: Any, key: Hashable) -> None:
         if self.key_of is not None:
             group = self.groups.get(key)
             if group is None:
-                self.groups[key] = [info]
+                self.groups[key] = [token]
             else:
-                group.append(info)
+                group.append(token)
 
-    def _group_remove(self, info: Any, key: Hashable) -> None:
+    def _group_remove(self, token: Any, key: Hashable) -> None:
         if self.key_of is not None:
             group = self.groups[key]
-            group.remove(info)
+            group.remove(token)
             if not group:
                 del self.groups[key]
 
-    def append(self, info: Any, key: Hashable) -> None:
+    def append(self, token: Held, key: Hashable) -> None:
         if self.shared:
             self.own()
-        self.tokens.append(info)
-        self._group_add(info, key)
+        self.tokens.append(token)
+        self._group_add(token, key)
 
-    def remove(self, info: Any, key: Hashable, *, missing_ok: bool) -> None:
-        """Remove the first token equal to `info` (experta's list.remove); a missing one raises
-        ValueError unless `missing_ok`, as in the experta node this memory belongs to."""
+    def remove(self, token: Held, key: Hashable, *, missing_ok: bool) -> None:
+        """Remove the first token equal to `token` (experta's list.remove of a TokenInfo: equal
+        data and items make equal contexts, so the context's place in the tuple decides
+        nothing); a missing one raises ValueError unless `missing_ok`, as in the experta node
+        this memory belongs to."""
         if self.shared:
             self.own()
         try:
-            self.tokens.remove(info)
+            self.tokens.remove(token)
         except ValueError:
             if missing_ok:
                 return
             raise
-        self._group_remove(info, key)
+        self._group_remove(token, key)
 
 
 class _CountMemory(_Memory):
-    """The left memory of a NOT node: each token with the number of right tokens matching it
-    (a dict, as in experta, so a token held twice is held once)."""
+    """The left memory of a NOT node: each token's identity with the number of right tokens
+    matching it and its context (a dict, as in experta, so a token held twice is held once; its
+    groups hold identities)."""
 
     __slots__ = ()
 
@@ -206,48 +213,70 @@ class _CountMemory(_Memory):
     def _copy(tokens: Any) -> Any:
         return dict(tokens)
 
-    def put(self, info: Any, key: Hashable, count: int) -> None:
+    def put(self, ident: Ident, key: Hashable, count: int) -> None:
         if self.shared:
             self.own()
-        if info not in self.tokens:
-            self._group_add(info, key)
-        self.tokens[info] = count
+        held = self.tokens.get(ident)
+        if held is None:
+            self._group_add(ident, key)
+            self.tokens[ident] = (count, dict(ident[1]))
+        else:  # the dict keeps the identity first stored, and so its context
+            self.tokens[ident] = (count, held[1])
 
-    def delete(self, info: Any, key: Hashable) -> None:
+    def delete(self, ident: Ident, key: Hashable) -> None:
         """Forget a token; a missing one raises KeyError, as experta's `del` does."""
         if self.shared:
             self.own()
-        del self.tokens[info]
-        self._group_remove(info, key)
+        del self.tokens[ident]
+        self._group_remove(ident, key)
 
 
 # -- nodes ----------------------------------------------------------------------------------------
 
 class _Alpha:
-    """experta's FeatureTesterNode: one test of a single fact, binding variables."""
+    """experta's FeatureTesterNode: one test of a single fact, binding variables.
 
-    __slots__ = ("test", "children")
+    A node whose only child is another alpha node runs that node's tests itself, in order, and
+    hands the token straight to that node's children (`fuse`): the same tests on the same
+    contexts, without a call and a context dict per node of the chain."""
+
+    __slots__ = ("tests", "children")
 
     def __init__(self, check: Any) -> None:
-        self.test = _fact_test(check)
+        self.tests: tuple[Callable[[Any], Any], ...] = (_fact_test(check),)
         self.children: list[Callback] = []
+
+    def fuse(self) -> None:
+        """Take over the tests and the children of an only child that is an alpha node (whose
+        own children are already final: fuse the nodes bottom-up)."""
+        if len(self.children) == 1:
+            child = getattr(self.children[0], "__self__", None)
+            if type(child) is _Alpha and self.children[0].__name__ == "activate":
+                self.tests = self.tests + child.tests
+                self.children = child.children
 
     def activate(self, valid: bool, data: Data, context: Context) -> None:
         fact, = data  # an alpha token holds one fact (experta raises ValueError too)
-        match = self.test(fact)
-        if not match:
-            return
-        if match is not True and isinstance(match, Mapping):
-            for key, value in match.items():
-                if isinstance(key, tuple):  # a negated binding
-                    if key[1] in context and context[key[1]] == value:
-                        return
+        copied = False  # whether `context` is this call's own dict yet
+        for test in self.tests:
+            match = test(fact)
+            if not match:
+                return
+            if match is not True and (type(match) is dict or isinstance(match, Mapping)):
+                for key, value in match.items():
+                    if isinstance(key, tuple):  # a negated binding
+                        if key[1] in context and context[key[1]] == value:
+                            return
+                    else:
+                        if context.get(key, value) != value:
+                            return
+                        if (False, key) in context and context[(False, key)] == value:
+                            return
+                if copied:
+                    context.update(match)
                 else:
-                    if context.get(key, value) != value:
-                        return
-                    if (False, key) in context and context[(False, key)] == value:
-                        return
-            context = {**context, **match}
+                    context = {**context, **match}
+                    copied = True
         for child in self.children:
             child(valid, data, context)
 
@@ -263,6 +292,16 @@ def _fact_test(check: Any) -> Callable[[Any], Any]:
         field, test, expected = check.what, check.check, check.expected
         if isinstance(field, str) and ("__" in field or field.isnumeric()):
             return check  # type: ignore[no-any-return]  # a nested or special field: experta's walk
+        if type(check.how) is L and check.how.__bind__ is None:
+            literal = check.how.value   # experta's equal_literal, inlined
+
+            def equals(fact: Any) -> Any:
+                try:
+                    value = fact[field]
+                except (IndexError, KeyError, TypeError):
+                    return False
+                return bool(literal == value)  # experta returns True or False
+            return equals
 
         def feature(fact: Any) -> Any:
             try:
@@ -285,52 +324,70 @@ class _Where:
 
     def activate(self, valid: bool, data: Data, context: Context) -> None:
         if self.check(context):
-            _call_all(self.children, valid, data, context)
+            for child in self.children:
+                child(valid, data, context)
 
 
 class _Join:
     """experta's OrdinaryMatchNode, hashed: a token meets only the held tokens of the other
     input whose shared variables have its values (all of them when the node scans), and each
-    of those is still checked with experta's own test, so the matches are exactly experta's."""
+    of those is still checked with experta's own test, so the matches are exactly experta's.
 
-    __slots__ = ("check", "children", "left", "right")
+    `left_plain` and `right_plain` say that an input's tokens never carry negated bindings
+    (decided from the network), so a joined context is a plain copy and update."""
 
-    def __init__(self, check: Any, key_of: Callable[[Context], Hashable] | None) -> None:
+    __slots__ = ("check", "children", "left", "right", "left_plain", "right_plain")
+
+    def __init__(self, check: Any, key_of: Callable[[Context], Hashable] | None,
+                 left_plain: bool = False, right_plain: bool = False) -> None:
         self.check = check
         self.children: list[Callback] = []
         self.left = _Memory(key_of)
         self.right = _Memory(key_of)
+        self.left_plain = left_plain
+        self.right_plain = right_plain
 
     def activate_left(self, valid: bool, data: Data, context: Context) -> None:
-        key = self.left.key(context)
-        info = _info(data, context)
+        left = self.left
+        key = None if left.key_of is None else left.key_of(context)
+        items = frozenset(context.items())
         if valid:
-            self.left.append(info, key)
+            left.append((data, items, dict(items)), key)
         else:
-            self.left.remove(info, key, missing_ok=True)
-        for other in self.right.candidates(key):
-            other_context = dict(other.context)
-            if self.check(context, other_context):
-                self._emit(valid, data | other.data, context, other_context)
+            left.remove((data, items, context), key, missing_ok=True)
+        check = self.check
+        for other_data, _, other_context in self.right.candidates(key):
+            if check(context, other_context):
+                self._emit(valid, data | other_data, context, self.left_plain,
+                           other_context, self.right_plain)
 
     def activate_right(self, valid: bool, data: Data, context: Context) -> None:
-        key = self.right.key(context)
-        info = _info(data, context)
+        right = self.right
+        key = None if right.key_of is None else right.key_of(context)
+        items = frozenset(context.items())
         if valid:
-            self.right.append(info, key)
+            right.append((data, items, dict(items)), key)
         else:
-            self.right.remove(info, key, missing_ok=True)
-        for other in self.left.candidates(key):
-            other_context = dict(other.context)
-            if self.check(other_context, context):
-                self._emit(valid, data | other.data, context, other_context)
+            right.remove((data, items, context), key, missing_ok=True)
+        check = self.check
+        for other_data, _, other_context in self.left.candidates(key):
+            if check(other_context, context):
+                self._emit(valid, data | other_data, context, self.right_plain,
+                           other_context, self.left_plain)
 
-    def _emit(self, valid: bool, data: Data, context: Context, other_context: Context) -> None:
+    def _emit(self, valid: bool, data: Data, context: Context, plain: bool,
+              other_context: Context, other_plain: bool) -> None:
         # the arriving token's variables first, then the held token's (negations dropped)
-        joined = {k: v for k, v in context.items() if isinstance(k, str)}
-        for k, v in other_context.items():
-            if not isinstance(k, tuple):
-                joined[k] = v
+        if plain:
+            joined = dict(context)
+        else:
+            joined = {k: v for k, v in context.items() if isinstance(k, str)}
+        if other_plain:
+            joined.update(other_context)
+        else:
+            for k, v in other_context.items():
+                if not isinstance(k, tuple):
+                    joined[k] = v
         for child in self.children:
             child(valid, data, joined)
 
@@ -348,82 +405,131 @@ class _Not:
         self.right = _Memory(key_of)
 
     def activate_left(self, valid: bool, data: Data, context: Context) -> None:
-        key = self.left.key(context)
-        info = _info(data, context)
+        left = self.left
+        key = None if left.key_of is None else left.key_of(context)
+        ident = (data, frozenset(context.items()))
+        check = self.check
         if not self.right.tokens:
             if valid:
-                self.left.put(info, key, 0)
+                left.put(ident, key, 0)
             else:
-                self.left.delete(info, key)
-            _call_all(self.children, valid, data, context)
+                left.delete(ident, key)
+            passes = True
         elif valid:
             count = 0
-            for other in self.right.candidates(key):
-                if self.check(context, dict(other.context)):
+            for _, _, other_context in self.right.candidates(key):
+                if check(context, other_context):
                     count += 1
-            if count == 0:
-                _call_all(self.children, valid, data, context)
-            self.left.put(info, key, count)
+            passes = count == 0
+            if passes:
+                for child in self.children:
+                    child(valid, data, context)
+            left.put(ident, key, count)
+            return
         else:
-            if not any(self.check(context, dict(other.context))
-                       for other in self.right.candidates(key)):
-                _call_all(self.children, valid, data, context)
-            self.left.delete(info, key)
+            passes = not any(check(context, other_context)
+                             for _, _, other_context in self.right.candidates(key))
+            if passes:
+                for child in self.children:
+                    child(valid, data, context)
+            left.delete(ident, key)
+            return
+        for child in self.children:
+            child(valid, data, context)
 
     def activate_right(self, valid: bool, data: Data, context: Context) -> None:
-        key = self.right.key(context)
-        info = _info(data, context)
+        right = self.right
+        key = None if right.key_of is None else right.key_of(context)
+        items = frozenset(context.items())
         if valid:
-            self.right.append(info, key)
+            right.append((data, items, dict(items)), key)
             step = 1
         else:
-            self.right.remove(info, key, missing_ok=False)
+            right.remove((data, items, context), key, missing_ok=False)
             step = -1
         left = self.left
         if left.shared:
             left.own()
         counts = left.tokens
-        for other in left.candidates(key):
-            other_context = dict(other.context)
-            if self.check(other_context, context):
-                counts[other] += step
-                if step == -1 and counts[other] == 0:
-                    _call_all(self.children, True, other.data, other_context)
-                elif step == 1 and counts[other] == 1:
-                    _call_all(self.children, False, other.data, other_context)
+        check = self.check
+        for ident in left.candidates(key):
+            count, other_context = counts[ident]
+            if check(other_context, context):
+                count += step
+                counts[ident] = (count, other_context)
+                if step == -1 and count == 0:
+                    for child in self.children:
+                        child(True, ident[0], other_context)
+                elif step == 1 and count == 1:
+                    for child in self.children:
+                        child(False, ident[0], other_context)
 
 
 if SNAPSHOTS:
     class _Activation(Activation):  # type: ignore[misc]  # experta is untyped (Any)
-        """experta's Activation with its hash computed once: experta hashes an activation each
-        time it is looked up in a conflict set or the agenda's bookkeeping, rebuilding two
-        frozensets and hashing the rule's conditions every time. Its facts, context and rule
-        never change after it is made (only its sort key is set later, which the hash ignores),
-        so the cached hash is the one experta would compute."""
+        """experta's Activation, made without its constructor's copies and with its hash computed
+        once: experta hashes an activation each time it is looked up in a conflict set or the
+        agenda's bookkeeping, rebuilding two frozensets and hashing the rule's conditions every
+        time. Its facts, context and rule never change after it is made (only its sort key is
+        set later, which the hash ignores), so the hash given here is the one experta would
+        compute (see _ConflictSet._activation)."""
 
-        def __init__(self, rule: Any, facts: Any, context: Any) -> None:
-            super().__init__(rule, facts, context)
-            self.cached_hash: int = super().__hash__()
+        def __init__(self, rule: Any, facts: set[Any], context: Context, cached_hash: int
+                     ) -> None:
+            # what Activation.__init__ sets, from values already copied
+            self.rule = rule
+            self.facts = facts
+            self.key = None
+            self.context = context
+            self.cached_hash = cached_hash
 
         def __hash__(self) -> int:
             return self.cached_hash
 
 
+class _HashOf:
+    """Stands for a rule inside the tuple an activation's hash is taken of: hashes as the rule
+    did when it was last hashed. experta's Rule hashes its conditions, its function and the
+    engine it was last read from (`Rule.__get__` keeps that one), so the value is recomputed
+    whenever the rule has been read from another engine since."""
+
+    __slots__ = ("rule", "owner", "value")
+
+    def __init__(self, rule: Any) -> None:
+        self.rule = rule
+        self.owner: Any = self      # nothing yet: no rule's engine is this object
+        self.value = 0
+
+    def of(self) -> _HashOf:
+        owner = self.rule._wrapped_self
+        if owner is not self.owner:
+            self.value = hash(self.rule)
+            self.owner = owner
+        return self
+
+    def __hash__(self) -> int:
+        return self.value
+
+
 class _ConflictSet:
     """experta's ConflictSetNode: the activations of one rule added and removed since the
     matcher last collected them. It tells the matcher when it has any, so that `changes()`
-    visits only these."""
+    visits only these. `plain` says its tokens never carry negated bindings."""
 
-    __slots__ = ("rule", "order", "pending", "memory", "added", "removed", "shared")
+    __slots__ = ("rule", "order", "pending", "memory", "added", "removed", "shared", "plain",
+                 "rule_hash")
 
-    def __init__(self, rule: Any, order: int, pending: set[_ConflictSet]) -> None:
+    def __init__(self, rule: Any, order: int, pending: set[_ConflictSet],
+                 plain: bool = False) -> None:
         self.rule = rule
         self.order = order            # experta's position of this node, for its result order
         self.pending = pending        # the matcher's set of conflict sets with news
-        self.memory: set[Any] = set()
+        self.memory: set[Ident] = set()
         self.added: set[Any] = set()
         self.removed: set[Any] = set()
         self.shared = False
+        self.plain = plain
+        self.rule_hash = _HashOf(rule)
 
     def reset(self) -> None:
         # experta's reset clears the memory only, not activations not yet collected
@@ -438,19 +544,28 @@ class _ConflictSet:
         self.added, self.removed = set(state[1]), set(state[2])
         self.shared = True
 
-    def _activation(self, info: Any) -> Any:
-        return _Activation(self.rule, frozenset(info.data),
-                           {k: v for k, v in info.context if isinstance(k, str)})
+    def _activation(self, data: Data, items: Items) -> Any:
+        # experta's Activation(rule, info.data, {k: v for k, v in info.context if str k}); its
+        # hash is hash((rule, frozenset(facts), frozenset(context.items()))), where the facts'
+        # frozenset equals `data` and, without negated bindings, the context's equals `items`
+        if self.plain:
+            context = dict(items)
+        else:
+            context = {k: v for k, v in items if isinstance(k, str)}
+            items = frozenset(context.items())
+        return _Activation(self.rule, set(data), context,
+                           hash((self.rule_hash.of(), data, items)))
 
     def activate(self, valid: bool, data: Data, context: Context) -> None:
-        info = _info(data, context)
+        items = frozenset(context.items())
+        info = (data, items)
         if self.shared:
             self.memory, self.shared = set(self.memory), False
         if valid:
             if info in self.memory:
                 return
             self.memory.add(info)
-            activation = self._activation(info)
+            activation = self._activation(data, items)
             if self.removed and activation in self.removed:
                 self.removed.remove(activation)
             else:
@@ -459,7 +574,7 @@ class _ConflictSet:
             # experta catches ValueError here, but a set raises KeyError: a withdrawn match that
             # was never made is an error in experta, and so it is here
             self.memory.remove(info)
-            activation = self._activation(info)
+            activation = self._activation(data, items)
             if self.added and activation in self.added:
                 self.added.remove(activation)
             else:
@@ -554,6 +669,7 @@ class _Translation:
         self.order: list[Any] = []   # experta's depth-first, first-visit order
         self._visit(root, set())
         self.signatures: dict[int, tuple[frozenset[str], bool]] = {id(root): (frozenset(), False)}
+        self.negates: dict[int, bool] = {id(root): False}
         self.nodes: dict[int, Any] = {}
         self.conflict_sets: list[_ConflictSet] = []
         self.memories: list[_Stateful] = []
@@ -562,6 +678,13 @@ class _Translation:
         for node in self.order:
             if node.children:  # a conflict set has none
                 self.nodes[id(node)].children = [self._callback(child) for child in node.children]
+        # bottom-up (a node's children come after it in `order`); not the type checks under the
+        # bus, whose children the bus calls itself
+        under_bus = {id(child.node) for child in root.children}
+        for node in reversed(self.order):
+            alpha = self.nodes[id(node)]
+            if isinstance(alpha, _Alpha) and id(node) not in under_bus:
+                alpha.fuse()
         self.bus = _Bus([self._branch(child) for child in root.children])
 
     def _visit(self, node: Any, seen: set[int]) -> None:
@@ -607,6 +730,26 @@ class _Translation:
             self.signatures[id(node)] = found
         return found
 
+    def may_negate(self, node: Any) -> bool:
+        """Whether a token leaving `node` may carry negated bindings, by any path into it."""
+        found = self.negates.get(id(node))
+        if found is None:
+            if isinstance(node, OrdinaryMatchNode):
+                found = False  # a join drops negated bindings
+            elif isinstance(node, NotNode):
+                found = self.port_negates(node, "activate_left")
+            else:
+                found = self.port_negates(node, "activate")
+                if isinstance(node, FeatureTesterNode):
+                    found = found or _check_binds(node.matcher)[1]
+            self.negates[id(node)] = found
+        return found
+
+    def port_negates(self, node: Any, port: str) -> bool:
+        """Whether a token arriving at `node`'s input `port` may carry negated bindings."""
+        return any(self.may_negate(parent) for parent, via in self.parents.get(id(node), ())
+                   if via == port)
+
     def _join_key(self, node: Any) -> Callable[[Context], Hashable] | None:
         """How a two-input node groups its memories: by the variables both inputs bind, unless
         none are shared (every pair must be tested) or the left input may carry negated
@@ -624,12 +767,18 @@ class _Translation:
         if isinstance(node, WhereNode):
             return _Where(node.matcher)
         if isinstance(node, (OrdinaryMatchNode, NotNode)):
-            kind = _Join if isinstance(node, OrdinaryMatchNode) else _Not
-            two_input = kind(node.matcher, self._join_key(node))
+            two_input: _Join | _Not
+            if isinstance(node, OrdinaryMatchNode):
+                two_input = _Join(node.matcher, self._join_key(node),
+                                  not self.port_negates(node, "activate_left"),
+                                  not self.port_negates(node, "activate_right"))
+            else:
+                two_input = _Not(node.matcher, self._join_key(node))
             self.memories += [two_input.left, two_input.right]
             return two_input
         if isinstance(node, ConflictSetNode):
-            conflict_set = _ConflictSet(node.rule, len(self.conflict_sets), pending)
+            conflict_set = _ConflictSet(node.rule, len(self.conflict_sets), pending,
+                                        not self.port_negates(node, "activate"))
             self.conflict_sets.append(conflict_set)
             self.memories.append(conflict_set)
             return conflict_set
@@ -695,6 +844,54 @@ class KbrunEngine(KnowledgeEngine):  # type: ignore[misc]  # experta is untyped 
     ReteMatcher when SNAPSHOTS is False)."""
 
     __matcher__ = KbrunMatcher if SNAPSHOTS else ReteMatcher
+
+
+# -- the agenda -----------------------------------------------------------------------------------
+
+_activation_key = attrgetter("key")
+
+
+class DeterministicDepthStrategy(DepthStrategy):  # type: ignore[misc]  # experta is untyped (Any)
+    """experta's depth strategy (salience, then the most recent facts first), with ties between
+    rules that matched the same facts broken by rule id rather than by object hashes, so the
+    same input fires the same rules in the same order in every process.
+
+    The agenda is experta's: a list sorted by key, updated as DepthStrategy updates it (the same
+    bisections, so the same order, ties included), but comparing the keys themselves rather
+    than calling `Activation.__lt__` for every comparison.
+    """
+
+    def get_key(self, activation: Any) -> tuple[Any, ...]:
+        rule = activation.rule
+        facts = sorted([f["__factid__"] for f in activation.facts], reverse=True)
+        return (rule.salience, facts, getattr(rule, "__name__", ""))
+
+    def update_agenda(self, agenda: Any, added: Any, removed: Any) -> None:
+        if 0 < watchers.ACTIVATIONS.level <= logging.INFO:  # experta's watchers.worth
+            super().update_agenda(agenda, added, removed)   # logs, then _update_agenda
+        elif added or removed:
+            self._update_agenda(agenda, added, removed)
+
+    def _update_agenda(self, agenda: Any, added: Any, removed: Any) -> None:
+        activations = agenda.activations
+        get_key = self.get_key
+        for act in removed:
+            # DepthStrategy's: bisect_left, then look at that place and its two neighbours
+            act.key = get_key(act)
+            index = bisect.bisect_left(activations, act.key, key=_activation_key)
+            for offset in (0, 1, -1):
+                try:
+                    if activations[index + offset] == act:
+                        del activations[index + offset]
+                    else:
+                        continue
+                except IndexError:
+                    pass
+                else:
+                    break
+        for act in added:
+            act.key = get_key(act)
+            bisect.insort_right(activations, act, key=_activation_key)
 
 
 # -- snapshots ------------------------------------------------------------------------------------
@@ -772,6 +969,6 @@ def restore_engine(engine: Any, snapshot: EngineSnapshot) -> None:
 
 
 __all__ = ["AS", "MATCH", "NOT", "SNAPSHOTS", "SUPPORTED_EXPERTA", "TEST", "DepthStrategy",
-           "EngineSnapshot", "Fact", "KbrunEngine", "KbrunMatcher", "KnowledgeEngine", "P",
-           "ReteMatcher", "Rule", "SnapshotsUnavailable", "experta", "restore_engine",
-           "snapshot_engine"]
+           "DeterministicDepthStrategy", "EngineSnapshot", "Fact", "KbrunEngine", "KbrunMatcher",
+           "KnowledgeEngine", "P", "ReteMatcher", "Rule", "SnapshotsUnavailable", "experta",
+           "restore_engine", "snapshot_engine"]

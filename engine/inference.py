@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 
 from kbrun.engine._experta import (
     SNAPSHOTS,
-    DepthStrategy,
+    DeterministicDepthStrategy,
     EngineSnapshot,
     Fact,
     KbrunEngine,
@@ -95,16 +95,6 @@ class Consultation:
 
     def fields(self, key: FactKey) -> dict[str, Any]:
         return dict(key[1])
-
-
-class DeterministicDepthStrategy(DepthStrategy):  # type: ignore[misc]  # experta is untyped (Any)
-    """experta's depth strategy (salience, then the most recent facts first), with ties between
-    rules that matched the same facts broken by rule id rather than by object hashes, so the
-    same input fires the same rules in the same order in every process."""
-
-    def get_key(self, activation: Any) -> tuple[Any, ...]:
-        facts = sorted((f["__factid__"] for f in activation.facts), reverse=True)
-        return (activation.rule.salience, facts, getattr(activation.rule, "__name__", ""))
 
 
 class RecordingEngine(KbrunEngine):

@@ -21,6 +21,8 @@ from kbrun.engine._experta import (
     MATCH,
     NOT,
     TEST,
+    DepthStrategy,
+    DeterministicDepthStrategy,
     Fact,
     KbrunEngine,
     KbrunMatcher,
@@ -405,6 +407,58 @@ def test_a_negated_binding_before_a_join_fails_as_in_experta() -> None:
         engine.declare(B(x=1))
         with pytest.raises(RuntimeError, match="Negated value"):
             engine.declare(A(x=2))
+
+
+# -- the agenda -----------------------------------------------------------------------------------
+
+class _ExpertaAgenda(DepthStrategy):  # type: ignore[misc]
+    """experta's own agenda updates (Activation.__lt__ comparisons), with kbrun's keys."""
+
+    def get_key(self, activation: Any) -> Any:
+        return DeterministicDepthStrategy.get_key(self, activation)
+
+
+class _Id(dict):  # type: ignore[type-arg]
+    """A stand-in fact: just its id."""
+
+    __hash__ = object.__hash__
+
+
+class _Rule:
+    def __init__(self, name: str, salience: int) -> None:
+        self.__name__, self.salience = name, salience
+
+
+_RULES = [_Rule("a", 0), _Rule("b", 0), _Rule("c", 1)]
+_FACTS = [_Id(__factid__=i) for i in range(4)]
+# an activation: a rule, its facts and a context (two contexts for one rule and facts tie)
+ACTIVATIONS = st.tuples(st.integers(0, 2), st.sets(st.integers(0, 3), min_size=1, max_size=2),
+                        st.integers(0, 1))
+
+
+@settings(max_examples=300, deadline=None)
+@given(batches=st.lists(st.tuples(st.lists(ACTIVATIONS, max_size=6),
+                                  st.lists(ACTIVATIONS, max_size=4)), max_size=6))
+def test_the_agenda_orders_and_withdraws_as_experta_s(batches: list[Any]) -> None:
+    from experta.activation import Activation
+    from experta.agenda import Agenda
+
+    def made(rule: int, facts: set[int], context: int) -> Any:
+        return Activation(_RULES[rule], [_FACTS[f] for f in facts], {"v": context})
+
+    def described(agenda: Any) -> list[Any]:
+        return [(a.rule.__name__, sorted(f["__factid__"] for f in a.facts), a.context)
+                for a in agenda.activations]
+
+    agendas = [(DeterministicDepthStrategy(), Agenda()), (_ExpertaAgenda(), Agenda())]
+    for added, removed in batches:
+        # new activation objects for every agenda, as a matcher makes them (removals included)
+        for strategy, agenda in agendas:
+            strategy.update_agenda(agenda, [made(*a) for a in added], [made(*r) for r in removed])
+        assert described(agendas[0][1]) == described(agendas[1][1])
+    for _strategy, agenda in agendas:
+        agenda.activations = [agenda.get_next() for _ in range(len(agenda.activations))]
+    assert described(agendas[0][1]) == described(agendas[1][1])
 
 
 # -- the shim, and experta left as it is ----------------------------------------------------------
