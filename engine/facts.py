@@ -2,20 +2,20 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import cache
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, get_args
 
 from kbrun.engine._experta import Fact
 from kbrun.engine.conclusions import KINDS as CONCLUSION_KINDS
-from kbrun.engine.schema import Category, Region
+from kbrun.engine.schema import STAGE_RANK, Category, Region
 
 if TYPE_CHECKING:
     from kbrun.engine.knowledge import KnowledgeBase
 
 BASIC_TYPES = ("id", "number", "whole", "text", "bool", "region", "category")
-REGIONS = frozenset(Region.__args__)  # type: ignore[attr-defined]
-CATEGORIES = frozenset(Category.__args__)  # type: ignore[attr-defined]
+REGIONS = frozenset(get_args(Region))
+CATEGORIES = frozenset(get_args(Category))
 
 
 @dataclass(frozen=True)
@@ -55,10 +55,11 @@ BUILTIN: dict[str, FactKindDef] = {k.name: k for k in [
     _kind("red-flag", "profile", "A red flag the runner reports, with its referral message "
           "and its urgency (urgent, refer or stop).", id="id:red-flag", message="text",
           urgency="text"),
-    _kind("stage", "profile", "The injury stage the runner gave (--stage): acute (rank 1), "
-          "subacute (2) or return-to-run (3).", id="text", rank="number"),
+    replace(_kind("stage", "profile", "The injury stage the runner gave (--stage): acute "
+                  "(rank 1), subacute (2) or return-to-run (3).", id="text", rank="number"),
+            choices={"id": tuple(STAGE_RANK)}),
     _kind("pain", "profile", "Pain during or after running, 0-10.", score="number"),
-    # What the knowledge graph says (declared for the part of the graph a profile can reach).
+    # What the knowledge graph says (every fact of a kind some rule mentions is declared).
     _kind("suggests", "graph", "symptom -[suggests]-> injury", symptom="id:symptom",
           injury="id:injury", weight="number"),
     _kind("implicates", "graph", "injury -[implicates]-> muscle or tissue", injury="id:injury",

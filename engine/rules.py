@@ -190,6 +190,7 @@ class _RuleCompiler:
         self.errors: list[KbrunError] = []
         self.bound: set[str] = set()
         self.types: dict[str, str] = {}     # variable -> field type where it was bound
+        self.bound_at: dict[str, tuple[FactKindDef, str]] = {}  # variable -> (kind, field)
         self.fact_vars: list[str] = []
         self._hidden = 0
         self._pending_tests: list[Any] = []
@@ -313,6 +314,7 @@ class _RuleCompiler:
             if not negated:
                 self.bound.add(var)
                 self.types.setdefault(var, ftype)
+                self.bound_at.setdefault(var, (definition, name))
             return getattr(MATCH, var_name(var))
         if isinstance(value, dict):
             if len(value) != 1:
@@ -514,9 +516,29 @@ class _RuleCompiler:
 
     def _fits(self, want: str, definition: FactKindDef, name: str, var: str, loc: Loc) -> None:
         """Check that a variable holds what a field takes: a number for a number, true or false
-        for a flag, an id of the same kind for an id, a region for a region. A variable bound to
-        a plain text or id field may hold anything, and any value reads as text."""
+        for a flag, an id of the same kind for an id of a kind, a region for a region, only
+        allowed values for a field with a fixed set of them. Any value reads as text."""
+        if var not in self.bound:
+            return  # already reported as unbound
         have = self.types.get(var)
+        allowed = definition.choices.get(name)
+        if allowed is not None:
+            source = self.bound_at.get(var)
+            held = source[0].choices.get(source[1]) if source else None
+            if held is None or not set(held) <= set(allowed):
+                self.error(f"variable '${var}' can hold values that field '{name}' of "
+                           f"'{definition.name}' does not take (only {', '.join(allowed)})", loc,
+                           suggestion=f"write one of {', '.join(allowed)}, or bind '${var}' "
+                                      "from a field that holds only those values")
+            return
+        if want.startswith("id:"):
+            if have != want:
+                kind = want.split(":", 1)[1]
+                self.error(f"variable '${var}' holds {have or 'any'} values, but field "
+                           f"'{name}' of '{definition.name}' takes {kind} ids", loc,
+                           suggestion=f"bind '${var}' from a field that holds {kind} ids, "
+                                      f"e.g. '- {kind}: {{id: ${var}}}'")
+            return
         if have is None or have in ("text", "id") or want in ("text", "id"):
             if want in ("text", "id") and (have in NUMERIC or have == "bool"):
                 self.error(f"variable '${var}' holds values of type {have}, but field "
@@ -573,7 +595,14 @@ class _RuleCompiler:
             self.unknown("claim", value, self.kb.claims, loc)
         elif ftype == "id:exercise":
             if is_var(value):
-                self._used(var_of(value), loc)
+                var = var_of(value)
+                self._used(var, loc)
+                if var in self.bound and self.types.get(var) != "id:exercise":
+                    self.error(f"variable '${var}' holds {self.types.get(var)} values, but "
+                               f"'{name}' of a dose takes exercise ids", loc,
+                               suggestion=f"bind '${var}' from a field that holds exercise "
+                                          f"ids, e.g. '- exercise: {{id: ${var}}}'")
+                    return False
             elif value not in self.kb.exercises:
                 self.unknown("exercise", value, self.kb.exercises, loc)
         elif ftype == "text":

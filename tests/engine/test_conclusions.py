@@ -112,8 +112,15 @@ RULE = """\
     ("assert: {injury-stage: {id: chronic, rank: 1, cause: \"{i}\"}}",
      r"rules\.yaml:10: unknown injury-stage id 'chronic' in rule 'bad'"),
     ("recommend: {exercise: $m, weight: $w, reason: \"works {m}\"}",
-     r"rules\.yaml:10: variable '\$m' holds values of type id:muscle, but field 'exercise' of "
-     r"'recommendation' is id:exercise in rule 'bad'"),
+     r"rules\.yaml:10: variable '\$m' holds id:muscle values, but field 'exercise' of "
+     r"'recommendation' takes exercise ids in rule 'bad'; bind '\$m' from a field that holds "
+     r"exercise ids"),
+    ("exclude: {exercise: squat, reason: \"for {m}\", kind: $s}",
+     r"rules\.yaml:10: variable '\$s' can hold values that field 'kind' of 'exclusion' does "
+     r"not take \(only safety, availability\) in rule 'bad'"),
+    ("dose: {exercise: $m, sets: 2}",
+     r"rules\.yaml:10: variable '\$m' holds id:muscle values, but 'exercise' of a dose takes "
+     r"exercise ids in rule 'bad'"),
     ("assert: {focus: {muscle: $m, weight: $s, cause: \"{i}\"}}",
      r"rules\.yaml:10: variable '\$s' holds values of type id:symptom, but field 'weight' of "
      r"'focus' is number in rule 'bad'"),
@@ -132,7 +139,8 @@ RULE = """\
     ("dose: {loadable: \"yes\"}", r"rules\.yaml:10: 'loadable' is true or false, not 'yes'"),
     ("dose: {note: \"pain {p}\"}", r"rules\.yaml:10: variable '\$p' is used but never bound"),
 ], ids=["missing-field", "missing-weight", "unknown-field", "not-whole", "not-a-flag",
-        "not-a-choice", "unknown-stage", "id-of-another-kind", "text-for-a-number",
+        "not-a-choice", "unknown-stage", "id-of-another-kind", "variable-not-a-choice",
+        "dose-exercise-of-another-kind", "text-for-a-number",
         "assert-an-action-kind", "dose-sets-not-whole", "dose-span-backwards",
         "dose-unknown-load", "dose-unknown-pattern", "dose-flag-as-text",
         "dose-unbound-template"])
