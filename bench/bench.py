@@ -45,8 +45,6 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 DATASET = ROOT.parent / "shared" / "data" / "free-exercise-db" / "exercises.json"
 ADVISE = ["advise", "--symptom", "knee-pain", "--phase", "race-season"]
-# The floor: what any program built on these three libraries pays to start. experta 1.9.4
-# needs the collections.Mapping alias on Python >= 3.10 (see engine/_experta.py).
 # The floor (issue 10): what a program built on kbrun's two heaviest libraries pays to start.
 FLOOR = "import networkx, typer"
 # kbrun keeps validated knowledge bases in a cache folder; this turns it off (engine/cache.py).

@@ -29,6 +29,7 @@ import logging
 import os
 import stat
 import tempfile
+import time
 import types
 import typing
 from collections.abc import Callable, Hashable, Iterable
@@ -42,6 +43,7 @@ log = logging.getLogger(__name__)
 FORMAT = 2
 MAX_ENTRIES = 16                      # entries kept; the least recently used go first
 MAX_ENTRY_BYTES = 64 * 1024 * 1024    # an entry larger than this is not read
+STALE_TEMP_S = 3600                   # a temporary file this old is not another store's
 
 
 def cache_dir() -> Path | None:
@@ -72,9 +74,10 @@ def fingerprint(files: Iterable[tuple[str, str]]) -> str:
     digest = hashlib.sha256(f"kbrun-cache-{FORMAT}\0".encode())
     with contextlib.suppress(PackageNotFoundError):  # running from a source tree: no version
         digest.update(version("kbrun").encode())
-    here = Path(__file__).parent
-    for module in ("schema.py", "graph.py", "inference.py"):
-        digest.update((here / module).read_bytes())
+    # every engine module: what an entry holds was produced by the loader, schema, graph,
+    # facts and inference code, and an editable install keeps one version number throughout
+    for module in sorted(Path(__file__).parent.glob("*.py")):
+        digest.update(module.name.encode() + b"\0" + module.read_bytes())
     for path, text in files:
         digest.update(path.encode() + b"\0" + text.encode() + b"\0")
     return digest.hexdigest()
@@ -153,8 +156,9 @@ def store(kb: KnowledgeBase) -> None:
 
 
 def prune(folder: Path, keep: int | None = None) -> None:
-    """Delete all but the `keep` (default MAX_ENTRIES) most recently used entries, and entries
-    of the pickle format kbrun used before."""
+    """Delete all but the `keep` (default MAX_ENTRIES) most recently used entries, entries of
+    the pickle format kbrun used before, and temporary files an interrupted store left (older
+    than STALE_TEMP_S, so never another process's store in progress)."""
     keep = MAX_ENTRIES if keep is None else keep
     entries = []
     for path in folder.glob("kb-*.json"):
@@ -167,6 +171,11 @@ def prune(folder: Path, keep: int | None = None) -> None:
         path.unlink(missing_ok=True)
     for path in folder.glob("kb-*.pickle"):  # entries of kbrun before the JSON cache
         path.unlink(missing_ok=True)
+    stale = time.time() - STALE_TEMP_S
+    for path in folder.glob(".kb-*.tmp"):  # left by a store that was interrupted
+        with contextlib.suppress(OSError):
+            if os.stat(path, follow_symlinks=False).st_mtime < stale:
+                path.unlink()
 
 
 # -- the format --------------------------------------------------------------------------------

@@ -233,15 +233,18 @@ def test_json_contract(kb, results):
 def test_same_input_same_output(kb):
     profile = make_profile(kb, symptoms=["knee-pain", "shin-pain"], goals=["speed"],
                            phase="pre-season")
-    first = json.dumps(advise(profile, kb).to_dict(trace=True), sort_keys=False)
+    # two consultations, not one answer read twice from the advice cache, with another
+    # runner's consultation in between (the engine's state is restored for each)
+    first = json.dumps(advise(profile, kb, cached=False).to_dict(trace=True), sort_keys=False)
     validated("advise", first)
-    second = json.dumps(advise(profile, kb).to_dict(trace=True), sort_keys=False)
+    advise(make_profile(kb, injuries=["it-band-syndrome"], phase="taper"), kb, cached=False)
+    second = json.dumps(advise(profile, kb, cached=False).to_dict(trace=True), sort_keys=False)
     assert first == second
 
 
 def test_option_order_does_not_matter(kb):
     one = advise(make_profile(kb, symptoms=["shin-pain", "knee-pain"], goals=["hills", "speed"]),
-                 kb)
+                 kb, cached=False)
     two = advise(make_profile(kb, symptoms=["knee-pain", "shin-pain"], goals=["speed", "hills"]),
-                 kb)
+                 kb, cached=False)
     assert validated("advise", one.to_dict()) == two.to_dict()

@@ -144,3 +144,14 @@ def test_the_folder_keeps_only_the_most_recently_used_entries(cache_dir, tmp_pat
     kept = sorted(cache_dir.glob("kb-*.json"))
     assert len(kept) == 2
     assert not (cache_dir / f"kb-{first.fingerprint}.json").exists()
+
+
+def test_a_temporary_file_an_interrupted_store_left_is_pruned_once_stale(cache_dir):
+    cache_dir.mkdir(parents=True, mode=0o700)
+    stale, fresh = cache_dir / ".kb-stale.tmp", cache_dir / ".kb-fresh.tmp"
+    stale.write_text("{")
+    fresh.write_text("{")
+    os.utime(stale, (0, 0))
+    load_kb([DATA / "extend-kb"])
+    assert not stale.exists()
+    assert fresh.exists()  # perhaps another process's store in progress
