@@ -128,17 +128,17 @@ def consult(kb: Any, profile: Any) -> Any:
     return advise(profile, kb)
 
 
-def experta_reference(count: int) -> list[float]:
+def experta_reference() -> Callable[[], float]:
     """The yardstick of issue 10: a plain experta engine (experta's own ReteMatcher, no kbrun
-    code) of 120 rules and 60 facts, reset, declared and run to completion `count` times.
+    code) of 120 rules and 60 facts; returns a function that resets, declares and runs it to
+    completion and gives the seconds that took.
 
     Rule k matches the facts of group k mod 6 with value k mod 10 (two facts each), so a run
-    makes 240 activations and fires them all; seconds per run.
+    makes 240 activations and fires them all.
     """
-    import experta  # noqa: F401 - kbrun's import of it first, for the collections.Mapping shim
     from experta import MATCH, Fact, KnowledgeEngine, Rule
 
-    import kbrun.engine._experta  # noqa: F401
+    import kbrun.engine._experta  # noqa: F401 - first, for experta's collections.Mapping shim
 
     class Item(Fact):  # type: ignore[misc]
         pass
@@ -149,15 +149,16 @@ def experta_reference(count: int) -> list[float]:
     members = {f"rule_{k}": Rule(Item(group=k % 6, value=k % 10, id=MATCH.v))(noop)
                for k in range(120)}
     engine = type("Reference", (KnowledgeEngine,), members)()
-    samples = []
-    for _ in range(count):
+
+    def run() -> float:
         start = time.perf_counter()
         engine.reset()
         for i in range(60):
             engine.declare(Item(id=i, group=i % 6, value=i % 10))
         engine.run()
-        samples.append(time.perf_counter() - start)
-    return samples
+        return time.perf_counter() - start
+
+    return run
 
 
 def profiles_for(kb: Any, count: int, seed: int = 6) -> list[Any]:
@@ -285,8 +286,12 @@ def measure(column: Column, args: argparse.Namespace, kbrun: list[str]) -> None:
     distinct = profiles_for(kb, args.samples, seed=11)
     say(f"[{column.label}] consultations in-process (distinct profiles, advice cache off) ...")
     samples: list[float] = []
+    reference = experta_reference()
+    yardstick: list[float] = []
 
     def one(index: int) -> None:
+        # the reference runs between consultations, so that both see the same machine
+        yardstick.append(reference())
         start = time.perf_counter()
         consult(kb, distinct[index])
         samples.append(time.perf_counter() - start)
@@ -295,7 +300,7 @@ def measure(column: Column, args: argparse.Namespace, kbrun: list[str]) -> None:
     column.figures["consult_median_s"] = median_of(samples)
     column.figures["consult_p95_s"] = p95_of(samples)
     column.figures["consult_n"] = len(samples)
-    column.figures["reference_s"] = median_of(experta_reference(max(5, len(samples))))
+    column.figures["reference_s"] = median_of(yardstick)
 
     say(f"[{column.label}] batch of generated profiles ...")
     batch_kb = load_kb(column.dirs)                          # fresh: networks built as needed
