@@ -45,8 +45,9 @@ def validate(kb: KbOpt = None, format: FormatOpt = Format.text) -> None:
 @kb_app.command("list")
 def list_(
     kind: Annotated[str, typer.Argument(help="exercises, muscles, injuries, symptoms, goals, "
-                                             "phases, equipment, rules, red-flags, levels, "
-                                             "qualities, sources, claims or facts.")],
+                                             "phases, equipment, rules, red-flags, conditions, "
+                                             "protocols, levels, qualities, sources, claims "
+                                             "or facts.")],
     kb: KbOpt = None, format: FormatOpt = Format.text,
 ) -> None:
     """List the entries of one kind."""

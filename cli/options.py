@@ -56,14 +56,16 @@ SettingOpt = Annotated[str | None, typer.Option(
     "--setting", help="home or gym: shorthand for the equipment of a typical home or gym.",
     rich_help_panel=PROFILE, metavar="home|gym")]
 RedFlagOpt = Annotated[list[str] | None, typer.Option(
-    "--red-flag", help="A red flag: swelling, night-pain, numbness, cannot-bear-weight, "
-    "sharp-pain, pain-at-rest (repeatable).", rich_help_panel=PROFILE)]
+    "--red-flag", help="A red flag (repeatable), e.g. swelling, night-pain, pain-on-hop, "
+    "cannot-bear-weight, pain-at-rest; all of them: kbrun kb list red-flags.",
+    rich_help_panel=PROFILE)]
 PainOpt = Annotated[int | None, typer.Option(
     "--pain", help="Pain during or after running, 0-10.", rich_help_panel=PROFILE,
     parser=whole_number, metavar="0-10")]
 StageOpt = Annotated[str | None, typer.Option(
-    "--stage", help="Injury stage: acute, subacute or return-to-run (default: inferred from pain, "
-    "else subacute).", rich_help_panel=PROFILE, metavar="STAGE")]
+    "--stage", help="Injury stage: acute, subacute or return-to-run (default: acute with "
+    "--red-flag pain-at-rest, else subacute; pain alone never changes it).",
+    rich_help_panel=PROFILE, metavar="STAGE")]
 LimitOpt = Annotated[int | None, typer.Option(
     "--limit", "-n", help="Exercises in the session (default 6, at most 20).",
     rich_help_panel=PROFILE, parser=whole_number, metavar="N")]

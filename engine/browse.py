@@ -42,7 +42,9 @@ _COLUMNS = {
 def list_entries(kb: KnowledgeBase, kind_name: str) -> list[contract.KbListRow]:
     """One row per entry of a kind: id, name, and the attributes that tell entries apart."""
     if kind_name not in LISTABLE:
-        raise UnknownId("kind", kind_name, LISTABLE, context="kb list")
+        error = UnknownId("kind", kind_name, LISTABLE, context="kb list")
+        error.suggestion = error.suggestion or "use one of " + ", ".join(LISTABLE)
+        raise error
     kind = LISTABLE[kind_name]
     rows = []
     for entry_id, entry in kb.entries[kind].items():
