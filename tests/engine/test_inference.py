@@ -194,7 +194,7 @@ def test_advise_why_and_why_not_agree_on_any_coach_folder(tmp_path_factory, cont
 
 
 @pytest.mark.slow
-@_examples(150)
+@_examples(40)
 @given(content=coach_folders(), fields=runners())
 def test_advise_why_and_why_not_agree_on_any_coach_folder_many(tmp_path_factory, content,
                                                                 fields):
