@@ -16,10 +16,12 @@ object a line (seeded, so the same lines every time; the first N lines of one fi
   without the start-up (the wall time of a one-line batch, measured the same way, taken off);
 - **CPU**: user + system seconds of the whole process tree (the workers included), per
   profile;
-- **peak memory**: sampled every 50 ms, the largest sum over the process tree (kbrun and its
-  workers) of RSS — what the target is stated in; it counts the pages the workers share with
-  the parent once per process — and of PSS (each shared page divided among its sharers: what
-  the tree really costs the machine).
+- **peak memory**: sampled every 50 ms (the process tree looked up every 0.5 s), the largest
+  sum over the tree (kbrun and its workers) of RSS — what the target is stated in; it counts
+  the pages the workers share with the parent once per process — and of PSS (each shared page
+  divided among its sharers: what the tree really costs the machine); and the median RSS over
+  the run's second and last quarters, equal when nothing accumulates (the peak can still grow
+  with the count: one heavier profile, or a fuller heap, sets it).
 
 Targets (issue 10): at least 60 distinct profiles a second on this 2-core machine; peak memory
 for 600 distinct profiles under 400 MB, and flat as the count grows (600 vs 6,000).
@@ -40,6 +42,7 @@ import time
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from statistics import median
 from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -49,7 +52,8 @@ from bench import git_revision, kbrun_command, say  # noqa: E402  (bench/bench.p
 TARGET_PER_S = 60.0
 TARGET_PEAK_MB = 400.0
 FLAT = 1.15          # "flat": the larger count's peak within 15 % of the smaller's
-SAMPLE_S = 0.05
+SAMPLE_S = 0.05      # memory sampled this often
+RESCAN_S = 0.5       # the process tree looked up again this often
 
 
 # -- the input -----------------------------------------------------------------------------------
@@ -141,6 +145,8 @@ class Run:
     peak_pss_mb: float
     processes: int
     failed: int
+    rss_q2_mb: float = 0.0     # median RSS of the tree over the run's second quarter
+    rss_q4_mb: float = 0.0     # ... and over its last quarter: equal if nothing accumulates
 
     @property
     def per_s(self) -> float:
@@ -155,10 +161,17 @@ def run_batch(kbrun: list[str], path: Path, profiles: int, jobs: int) -> Run:
         process = subprocess.Popen([*kbrun, "advise", "--batch", str(path), "--jobs", str(jobs)],
                                    stdout=sink, stderr=errors)
         peak_rss = peak_pss = most = 0
+        samples: list[int] = []
+        pids, scanned = [process.pid], 0.0
         while process.poll() is None:
-            pids = _tree(process.pid)
+            now = time.perf_counter()
+            # walking /proc is the costly part: at every sample while the workers start, then
+            # every RESCAN_S
+            if now - start < 2 or now - scanned > RESCAN_S:
+                pids, scanned = _tree(process.pid), now
             sizes = [_memory_kb(pid) for pid in pids]
-            peak_rss = max(peak_rss, sum(rss for rss, _ in sizes))
+            samples.append(sum(rss for rss, _ in sizes))
+            peak_rss = max(peak_rss, samples[-1])
             peak_pss = max(peak_pss, sum(pss for _, pss in sizes))
             most = max(most, len(pids))
             time.sleep(SAMPLE_S)
@@ -171,14 +184,18 @@ def run_batch(kbrun: list[str], path: Path, profiles: int, jobs: int) -> Run:
     summary = [line for line in stderr.splitlines() if "batch:" in line]
     failed = int(summary[-1].split(" failed")[0].rsplit(" ", 1)[1]) if summary else -1
     cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
-    return Run(profiles, jobs, wall, cpu, peak_rss / 1024, peak_pss / 1024, most, failed)
+    quarter = max(1, len(samples) // 4)
+    return Run(profiles, jobs, wall, cpu, peak_rss / 1024, peak_pss / 1024, most, failed,
+               median(samples[quarter:2 * quarter] or [0]) / 1024,
+               median(samples[3 * quarter:] or [0]) / 1024)
 
 
 # -- the table -----------------------------------------------------------------------------------
 
 def table(runs: list[Run], start_up: dict[int, Run]) -> str:
     head = ["profiles", "jobs", "wall", "profiles/s", "steady profiles/s", "CPU per profile",
-            "profiles per CPU-s", "peak RSS (tree)", "peak PSS (tree)", "processes", "failed"]
+            "profiles per CPU-s", "peak RSS (tree)", "peak PSS (tree)",
+            "median RSS 2nd -> 4th quarter", "processes", "failed"]
     rows = []
     for run in runs:
         base = start_up[run.jobs]
@@ -188,11 +205,13 @@ def table(runs: list[Run], start_up: dict[int, Run]) -> str:
                      f"{run.per_s:.1f}", f"{steady:.1f}", f"{cpu_each * 1000:.1f} ms",
                      f"{1 / max(cpu_each, 1e-9):.1f}",
                      f"{run.peak_rss_mb:.0f} MB", f"{run.peak_pss_mb:.0f} MB",
+                     f"{run.rss_q2_mb:.0f} -> {run.rss_q4_mb:.0f} MB",
                      str(run.processes), str(run.failed)])
     for jobs, base in sorted(start_up.items()):
         rows.append(["1 (start-up)", str(jobs), f"{base.wall_s:.2f} s", "", "",
                      f"{base.cpu_s * 1000:.0f} ms", "", f"{base.peak_rss_mb:.0f} MB",
-                     f"{base.peak_pss_mb:.0f} MB", str(base.processes), str(base.failed)])
+                     f"{base.peak_pss_mb:.0f} MB", "", str(base.processes),
+                     str(base.failed)])
     width = [max(len(r[i]) for r in [head, *rows]) for i in range(len(head))]
     lines = [" | ".join(h.ljust(w) for h, w in zip(head, width, strict=True)),
              "-|-".join("-" * w for w in width)]
@@ -223,6 +242,10 @@ def verdicts(runs: list[Run]) -> list[str]:
             out.append(f"  {mark}  flat peak (--jobs {jobs}): {low.peak_rss_mb:.0f} MB at "
                        f"{low.profiles:,} -> {high.peak_rss_mb:.0f} MB at {high.profiles:,} "
                        f"({ratio:.2f}x; flat is <= {FLAT:.2f}x)")
+            out.append(f"          (median RSS over the last quarter: {low.rss_q4_mb:.0f} MB at "
+                       f"{low.profiles:,}, {high.rss_q4_mb:.0f} MB at {high.profiles:,}; "
+                       f"over the second and last quarters of the {high.profiles:,} run: "
+                       f"{high.rss_q2_mb:.0f} -> {high.rss_q4_mb:.0f} MB)")
     return out
 
 
