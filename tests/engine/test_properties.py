@@ -170,7 +170,7 @@ def test_option_order_does_not_change_the_advice(data, rnd):
 
 
 def test_knowledge_base_file_order_does_not_change_the_advice(monkeypatch):
-    import kbrun.engine.loader as loader
+    import kbrun.engine.folders as loader
 
     original = loader.kb_files
     rnd = random.Random(7)
