@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from kbrun.cli.options import Format, FormatOpt, GraphFormat, KbOpt
+from kbrun.cli.options import AllowSafetyOpt, Format, FormatOpt, GraphFormat, KbOpt
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
@@ -18,19 +18,20 @@ if TYPE_CHECKING:
 kb_app = typer.Typer(help="Check, browse and export the knowledge base.", no_args_is_help=True)
 
 
-def _load(kb_dirs: Sequence[Path] | None) -> KnowledgeBase:
+def _load(kb_dirs: Sequence[Path] | None, allow_safety_changes: bool = False) -> KnowledgeBase:
     from kbrun.cli.main import load
 
-    return load(kb_dirs)
+    return load(kb_dirs, allow_safety_changes)
 
 
 @kb_app.command()
-def validate(kb: KbOpt = None, format: FormatOpt = Format.text) -> None:
+def validate(kb: KbOpt = None, allow_safety_changes: AllowSafetyOpt = False,
+             format: FormatOpt = Format.text) -> None:
     """Check every file: syntax, schema, ids, references, progressions and rules."""
     from kbrun.cli import render
     from kbrun.engine.browse import kb_stats
 
-    knowledge = _load(kb)
+    knowledge = _load(kb, allow_safety_changes)
     stats = kb_stats(knowledge)
     summary = {"valid": True, "layers": stats["layers"], "entries": stats["entries"],
                "rules": stats["rules"], "edges": stats["edges"]}
@@ -48,25 +49,27 @@ def list_(
                                              "phases, equipment, rules, red-flags, conditions, "
                                              "protocols, levels, qualities, sources, claims "
                                              "or facts.")],
-    kb: KbOpt = None, format: FormatOpt = Format.text,
+    kb: KbOpt = None, allow_safety_changes: AllowSafetyOpt = False,
+    format: FormatOpt = Format.text,
 ) -> None:
     """List the entries of one kind."""
     from kbrun.cli import render
     from kbrun.engine.browse import list_entries
 
-    render.rows(list_entries(_load(kb), kind), format.value, kind)
+    render.rows(list_entries(_load(kb, allow_safety_changes), kind), format.value, kind)
 
 
 @kb_app.command()
 def show(
     entry_id: Annotated[str, typer.Argument(metavar="ID", help="Any id, e.g. clamshell.")],
-    kb: KbOpt = None, format: FormatOpt = Format.text,
+    kb: KbOpt = None, allow_safety_changes: AllowSafetyOpt = False,
+    format: FormatOpt = Format.text,
 ) -> None:
     """Show one entry: its attributes, sources, and every link in and out of it."""
     from kbrun.cli import render
     from kbrun.engine.browse import show_entry
 
-    render.entry(show_entry(_load(kb), entry_id), format.value)
+    render.entry(show_entry(_load(kb, allow_safety_changes), entry_id), format.value)
 
 
 @kb_app.command()
@@ -79,14 +82,14 @@ def graph(
     focus: Annotated[str | None, typer.Option(help="Only the neighbourhood of this id.")] = None,
     depth: Annotated[int, typer.Option(min=0, max=10, help="Links from --focus to include.")
                      ] = 1,
-    kb: KbOpt = None,
+    kb: KbOpt = None, allow_safety_changes: AllowSafetyOpt = False,
 ) -> None:
     """Export the knowledge graph as DOT, GraphML, node-link JSON or Mermaid."""
     from kbrun.engine.errors import KbrunError, UnknownId
     from kbrun.engine.export import export
     from kbrun.engine.graph import neighbourhood
 
-    knowledge = _load(kb)
+    knowledge = _load(kb, allow_safety_changes)
     selected = knowledge.graph
     if focus is not None:
         if focus not in selected:
@@ -105,12 +108,14 @@ def graph(
 
 
 @kb_app.command()
-def stats(kb: KbOpt = None, format: FormatOpt = Format.text) -> None:
+def stats(kb: KbOpt = None, allow_safety_changes: AllowSafetyOpt = False,
+          format: FormatOpt = Format.text) -> None:
     """Counts of entries, links and rules, and how often each seed is cited."""
     from kbrun.cli import render
     from kbrun.engine.browse import kb_stats
 
-    render.mapping(kb_stats(_load(kb)), format.value, "Knowledge base statistics")
+    render.mapping(kb_stats(_load(kb, allow_safety_changes)), format.value,
+                   "Knowledge base statistics")
 
 
 class Dataset(StrEnum):
@@ -126,7 +131,8 @@ def import_(
     out: Annotated[Path, typer.Option("--out", "-o", file_okay=False,
                                       help="Knowledge-base folder to write (new, or from an "
                                            "earlier import).")],
-    kb: KbOpt = None, format: FormatOpt = Format.text,
+    kb: KbOpt = None, allow_safety_changes: AllowSafetyOpt = False,
+    format: FormatOpt = Format.text,
 ) -> None:
     """Import an exercise dataset into a knowledge-base folder to layer in with --kb.
 

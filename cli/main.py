@@ -13,6 +13,7 @@ import typer
 from typer.core import TyperGroup
 
 from kbrun.cli.options import (
+    AllowSafetyOpt,
     EquipmentOpt,
     Format,
     FormatOpt,
@@ -108,11 +109,11 @@ def cli(
     _state["debug"] = debug
 
 
-def load(kb_dirs: Sequence[Path] | None) -> KnowledgeBase:
+def load(kb_dirs: Sequence[Path] | None, allow_safety_changes: bool = False) -> KnowledgeBase:
     """The knowledge base with the --kb folders layered over the built-in one."""
     from kbrun.engine import load_kb
 
-    return load_kb(kb_dirs or ())
+    return load_kb(kb_dirs or (), allow_safety_changes=allow_safety_changes)
 
 
 def profile_of(kb: KnowledgeBase, options: dict[str, Any]) -> Profile:
@@ -133,6 +134,7 @@ def advise(
     phase: PhaseOpt = None, level: LevelOpt = None, equipment: EquipmentOpt = None,
     setting: SettingOpt = None, red_flag: RedFlagOpt = None, pain: PainOpt = None,
     stage: StageOpt = None, limit: LimitOpt = None, profile: ProfileOpt = None, kb: KbOpt = None,
+    allow_safety_changes: AllowSafetyOpt = False,
     format: FormatOpt = Format.text,
     trace: Annotated[bool, typer.Option("--trace", help="Include every rule firing in order.")
                      ] = False,
@@ -150,7 +152,7 @@ def advise(
 
     if jobs is not None and batch is None:
         raise typer.BadParameter("--jobs only applies to --batch", param_hint="'--jobs'")
-    knowledge = load(kb)
+    knowledge = load(kb, allow_safety_changes)
     if batch is not None:
         flags = (symptom, injury, goal, phase, level, equipment, setting, red_flag, pain, stage,
                  limit, profile)
@@ -177,13 +179,13 @@ def _explanation_command(name: str, answer: str, doc: str) -> None:
         phase: PhaseOpt = None, level: LevelOpt = None, equipment: EquipmentOpt = None,
         setting: SettingOpt = None, red_flag: RedFlagOpt = None, pain: PainOpt = None,
         stage: StageOpt = None, limit: LimitOpt = None, profile: ProfileOpt = None,
-        kb: KbOpt = None,
+        kb: KbOpt = None, allow_safety_changes: AllowSafetyOpt = False,
         format: FormatOpt = Format.text,
     ) -> None:
         from kbrun.cli import render
         from kbrun.engine import explain
 
-        knowledge = load(kb)
+        knowledge = load(kb, allow_safety_changes)
         runner = profile_of(knowledge, locals())
         getattr(render, answer)(getattr(explain, answer)(knowledge, runner, exercise),
                                 format.value)

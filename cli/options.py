@@ -36,6 +36,10 @@ def whole_number(text: str) -> int:
 FormatOpt = Annotated[Format, typer.Option("--format", "-f", help="Output format.")]
 KbOpt = Annotated[list[Path] | None, typer.Option(
     "--kb", help="Extra knowledge-base folder layered over the built-in one (repeatable).")]
+AllowSafetyOpt = Annotated[bool, typer.Option(
+    "--allow-safety-changes", help="Accept --kb folders that replace, extend or disable a "
+    "safety rule or entry of the built-in knowledge base; every output then names the change "
+    "in its warnings.")]
 SymptomOpt = Annotated[list[str] | None, typer.Option(
     "--symptom", "-s", help="A symptom, e.g. knee-pain (repeatable).", rich_help_panel=PROFILE)]
 InjuryOpt = Annotated[list[str] | None, typer.Option(

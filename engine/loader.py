@@ -404,7 +404,7 @@ def check_progressions(kb: KnowledgeBase) -> list[KbError]:
 
 
 def load_kb(extra: Iterable[str | Path] = (), *, builtin: bool = True,
-            compile_rules: bool = True) -> KnowledgeBase:
+            compile_rules: bool = True, allow_safety_changes: bool = False) -> KnowledgeBase:
     """Load the built-in knowledge base with each `extra` folder layered over it, in order.
 
     With `builtin=False` only the `extra` folders are read (tests use small knowledge bases).

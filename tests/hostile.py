@@ -1,0 +1,114 @@
+"""Running `kbrun` in a subprocess of its own for the hostile corpus: its exit code, output,
+wall time and peak memory (the child's own maximum resident set, from `wait4`), with a hard
+time limit after which the child is killed and the test fails.
+
+    result = run_kbrun(["kb", "validate", "--kb", str(folder)], timeout=20)
+    assert result.code == 2 and result.error_line.startswith("Error: ")
+    assert result.seconds < 20 and result.peak_mb < 400
+
+A time bound here is a safety bound (a hostile input must be refused, not run for ever), not a
+speed goal: keep it generous (tens of seconds) so that a slow machine never fails it.
+"""
+
+from __future__ import annotations
+
+import os
+import resource
+import signal
+import sys
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import IO
+
+import pytest
+
+KBRUN = [sys.executable, "-c", "from kbrun.cli.main import main; main()"]
+
+
+@dataclass
+class Run:
+    code: int
+    stdout: str
+    stderr: str
+    seconds: float
+    peak_mb: float
+
+    @property
+    def error_lines(self) -> list[str]:
+        return [line for line in self.stderr.splitlines() if line.startswith("Error:")]
+
+    @property
+    def error_line(self) -> str:
+        """The one `Error:` line on stderr (the test fails if there is not exactly one, or if
+        stderr holds a traceback)."""
+        assert "Traceback" not in self.stderr, self.stderr
+        lines = self.error_lines
+        assert len(lines) == 1, f"expected one Error: line, got:\n{self.stderr}"
+        return lines[0]
+
+
+def _drain(stream: IO[bytes], into: list[bytes]) -> None:
+    into.append(stream.read())
+
+
+def run_kbrun(args: list[str], *, timeout: float = 30, stdin: bytes | None = None,
+              env: dict[str, str] | None = None, cwd: str | Path | None = None,
+              memory_mb: int | None = None) -> Run:
+    """Run `kbrun ARGS`; kill it and fail the test after `timeout` seconds. With `memory_mb`,
+    the child's address space is capped there too (a runaway then fails fast instead of
+    taking the machine)."""
+    import subprocess
+
+    def limit() -> None:  # pragma: no cover - runs in the child
+        if memory_mb is not None:
+            size = memory_mb * 1024 * 1024
+            resource.setrlimit(resource.RLIMIT_AS, (size, size))
+
+    child_env = dict(os.environ if env is None else env)
+    child_env.setdefault("PYTHONIOENCODING", "utf-8")
+    start = time.monotonic()
+    proc = subprocess.Popen(KBRUN + args, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, env=child_env, cwd=cwd,
+                            preexec_fn=limit, start_new_session=True)
+    out: list[bytes] = []
+    err: list[bytes] = []
+    readers = [threading.Thread(target=_drain, args=(proc.stdout, out), daemon=True),
+               threading.Thread(target=_drain, args=(proc.stderr, err), daemon=True)]
+    for reader in readers:
+        reader.start()
+
+    def feed() -> None:
+        try:
+            if stdin:
+                proc.stdin.write(stdin)  # type: ignore[union-attr]
+            proc.stdin.close()  # type: ignore[union-attr]
+        except OSError:
+            pass  # the child stopped reading: what it did with that is what is tested
+
+    threading.Thread(target=feed, daemon=True).start()
+    killed = threading.Event()
+
+    def kill() -> None:
+        killed.set()
+        try:
+            os.killpg(proc.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+
+    timer = threading.Timer(timeout, kill)
+    timer.start()
+    try:
+        _pid, status, usage = os.wait4(proc.pid, 0)
+    finally:
+        timer.cancel()
+    seconds = time.monotonic() - start
+    proc.returncode = os.waitstatus_to_exitcode(status)
+    for reader in readers:
+        reader.join(timeout=5)
+    if killed.is_set():
+        pytest.fail(f"kbrun {' '.join(args)[:200]} still ran after {timeout} s")
+    peak_kb = usage.ru_maxrss  # kilobytes on Linux
+    return Run(proc.returncode, b"".join(out).decode("utf-8", "replace"),
+               b"".join(err).decode("utf-8", "replace"), seconds, peak_kb / 1024)
