@@ -12,6 +12,7 @@ speed goal: keep it generous (tens of seconds) so that a slow machine never fail
 
 from __future__ import annotations
 
+import contextlib
 import os
 import resource
 import signal
@@ -92,10 +93,8 @@ def run_kbrun(args: list[str], *, timeout: float = 30, stdin: bytes | None = Non
 
     def kill() -> None:
         killed.set()
-        try:
+        with contextlib.suppress(ProcessLookupError):
             os.killpg(proc.pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
 
     timer = threading.Timer(timeout, kill)
     timer.start()
