@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import re
 from importlib.resources.abc import Traversable
 from pathlib import Path
@@ -19,6 +20,7 @@ else:
     except AttributeError:  # pragma: no cover - PyYAML built without libyaml
         _BaseLoader = yaml.SafeLoader
 
+# A whole knowledge base is about 300 KB over 36 files; a profile is a few lines.
 MAX_FILE_BYTES = 2 * 1024 * 1024
 # Knowledge-base entries nest about six levels deep. The bound matters: libyaml's scanner slows
 # down with the square of the nesting, and its composer recurses in C, so 100,000 nested
@@ -27,6 +29,14 @@ MAX_DEPTH = 64
 # Values that aliases (*name) may repeat in one file: plenty for sharing a list of sources,
 # far too few for a "billion laughs" alias bomb.
 MAX_ALIAS_VALUES = 100_000
+# Bytes of text that aliases may repeat in one file. Counting values alone let 2,000 aliases of
+# one 1.5 MB string through (2.9 GB of memory and a 3 GB cache file). Twice the largest file
+# allowed: a shared list of sources repeats a few kilobytes.
+MAX_ALIAS_BYTES = 4 * 1024 * 1024
+# Digits in a whole number. Numbers in a knowledge base or a profile are small (sets, reps,
+# seconds, ranks); 18 digits still fit a 64-bit integer, and Python refuses to read numbers of
+# more than 4,300 digits at all (with a ValueError).
+MAX_INT_DIGITS = 18
 
 _TAG = re.compile(r"tag '(?:tag:yaml\.org,2002:)?([^']*)'")
 
@@ -52,9 +62,76 @@ class LineList(list[Any]):
 
 
 class _Loader(_BaseLoader):
-    """A safe loader whose mappings and sequences remember their file and line."""
+    """A safe loader whose mappings and sequences remember their file and line, and whose
+    scalars that cannot be read (a date 2020-13-45, bad base64) raise KbSyntaxError there."""
 
     kb_path = "<string>"
+    kb_what = "knowledge-base file"
+
+    def construct_object(self, node: yaml.Node, deep: bool = False) -> Any:
+        if not isinstance(node, yaml.ScalarNode):
+            return super().construct_object(node, deep)
+        try:
+            return super().construct_object(node, deep)
+        # what PyYAML's scalar constructors raise on a value their resolver or tag let through
+        except (ValueError, TypeError, OverflowError, LookupError) as err:
+            kind = _KINDS.get(node.tag.rsplit(":", 1)[-1], "a value")
+            raise KbSyntaxError(f"cannot read {_shown(node.value)} as {kind}",
+                                loc=_loc(self, node),
+                                suggestion="put it in quotes to keep it as text, or write "
+                                           f"{kind} without a '!!' tag") from err
+
+
+_KINDS = {"int": "a whole number", "float": "a number", "bool": "true or false",
+          "binary": "base64 data", "timestamp": "a date", "null": "null", "str": "text"}
+
+
+def _shown(text: str, limit: int = 40) -> str:
+    """`text` quoted for a message, with control characters escaped and a long value cut."""
+    return repr(text[:limit] + "..." if len(text) > limit else text)
+
+
+def _loc(loader: _Loader, node: yaml.Node) -> Loc:
+    return Loc(loader.kb_path, node.start_mark.line + 1)
+
+
+def _construct_int(loader: _Loader, node: yaml.ScalarNode) -> int:
+    """A whole number of at most MAX_INT_DIGITS digits (counting neither sign, underscores nor
+    a 0x/0b prefix), refused before Python converts it."""
+    text = node.value.replace("_", "").lstrip("+-").lower()
+    body = text[2:] if text.startswith(("0x", "0b", "0o")) else text
+    digits = sum(1 for char in body if char != ":")
+    if digits > MAX_INT_DIGITS:
+        raise KbSyntaxError(f"a number of {digits} digits is too long for a {loader.kb_what} "
+                            f"(at most {MAX_INT_DIGITS} digits)", loc=_loc(loader, node),
+                            suggestion="write a smaller number, or put it in quotes if it is "
+                                       "text")
+    value: int = loader.construct_yaml_int(node)
+    return value
+
+
+def _construct_float(loader: _Loader, node: yaml.ScalarNode) -> float:
+    """A finite number: nothing in a knowledge base or a profile is infinite, and NaN passes
+    every comparison written as `not (x > limit)`, so .inf, .nan and 1.0e+999 are refused."""
+    value: float = loader.construct_yaml_float(node)
+    if not math.isfinite(value):
+        raise KbSyntaxError(f"the number {_shown(node.value)} is not finite (it reads as "
+                            f"{value})", loc=_loc(loader, node),
+                            suggestion="write an ordinary number such as 0.5")
+    return value
+
+
+def _construct_timestamp(loader: _Loader, node: yaml.ScalarNode) -> Any:
+    """A date or time, or KbSyntaxError for one that does not exist (2020-13-45)."""
+    shown = _shown(node.value)
+    fix = "write a real date such as 2020-12-31, or put it in quotes to keep it as text"
+    if not loader.timestamp_regexp.match(node.value):  # only with an explicit !!timestamp
+        raise KbSyntaxError(f"{shown} is not a date", loc=_loc(loader, node), suggestion=fix)
+    try:
+        return loader.construct_yaml_timestamp(node)
+    except (ValueError, OverflowError) as err:
+        raise KbSyntaxError(f"{shown} is not a real date ({err})", loc=_loc(loader, node),
+                            suggestion=fix) from err
 
 
 def _construct_mapping(loader: _Loader, node: yaml.MappingNode) -> LineDict:
@@ -97,6 +174,9 @@ def _construct_sequence(loader: _Loader, node: yaml.SequenceNode) -> LineList:
 
 _Loader.add_constructor("tag:yaml.org,2002:map", _construct_mapping)
 _Loader.add_constructor("tag:yaml.org,2002:seq", _construct_sequence)
+_Loader.add_constructor("tag:yaml.org,2002:int", _construct_int)
+_Loader.add_constructor("tag:yaml.org,2002:float", _construct_float)
+_Loader.add_constructor("tag:yaml.org,2002:timestamp", _construct_timestamp)
 
 
 def read_text(file: Traversable | Path, display: str, what: str = "knowledge-base file") -> str:
@@ -127,22 +207,49 @@ def read_text(file: Traversable | Path, display: str, what: str = "knowledge-bas
                             suggestion="save the file with the UTF-8 encoding") from err
 
 
+# how to fix a file over MAX_FILE_BYTES, by what it is
+_TOO_LARGE_FIX = {
+    "knowledge-base file": "split it into several smaller files in the same folder",
+    "profile file": "a profile is a few lines of fields such as 'symptoms: [knee-pain]'; check "
+                    "that this is the right file",
+}
+
+
 def _too_large(path: str, size: int, what: str) -> KbSyntaxError:
     return KbSyntaxError(
         f"file is {size / 1024 / 1024:.1f} MiB, over the {MAX_FILE_BYTES // 1024 // 1024} MiB "
         f"limit for a {what}", loc=Loc(path, 1),
-        suggestion="split it into several smaller files in the same folder")
+        suggestion=_TOO_LARGE_FIX.get(what, "check that this is the right file"))
+
+
+class _Open:
+    """A list or mapping whose end the shape check has not reached yet."""
+
+    __slots__ = ("anchor", "bytes", "deepest", "level", "values")
+
+    def __init__(self, anchor: str | None, level: int):
+        self.anchor = anchor
+        self.level = level      # 1 for a top-level collection
+        self.values = 1         # values it stands for, itself included
+        self.bytes = 0          # bytes of the scalars in it
+        self.deepest = level    # the deepest level inside it, aliases expanded
+
+
+def _utf8_size(text: str) -> int:
+    return len(text) if text.isascii() else len(text.encode("utf-8", "surrogatepass"))
 
 
 def _check_shape(text: str, path: str) -> None:
-    """Refuse nesting deeper than MAX_DEPTH and aliases that repeat too much, from the event
-    stream alone: nothing is built, and the scan stops at the first excess."""
+    """Refuse nesting deeper than MAX_DEPTH (aliases expanded) and aliases that repeat more than
+    MAX_ALIAS_VALUES values or MAX_ALIAS_BYTES bytes, from the event stream alone: nothing is
+    built, and the scan stops at the first excess."""
     parser = _BaseLoader(text)
     try:
-        repeats: dict[str | None, int] = {}  # anchor -> values it stands for
+        # anchor -> (values, bytes, levels of nesting) it stands for
+        anchors: dict[str, tuple[int, int, int]] = {}
         open_anchors: set[str] = set()
-        stack: list[list[Any]] = []       # [values so far, anchor] of each open collection
-        repeated = 0
+        stack: list[_Open] = []
+        repeated = repeated_bytes = 0
         while (event := parser.get_event()) is not None:  # None once the stream has ended
             line = event.start_mark.line + 1 if event.start_mark else 0
             if isinstance(event, (yaml.SequenceStartEvent, yaml.MappingStartEvent)):
@@ -152,36 +259,54 @@ def _check_shape(text: str, path: str) -> None:
                         loc=Loc(path, line),
                         suggestion="an entry needs only a few levels; look for stray or "
                                    "unclosed brackets")
-                stack.append([1, event.anchor])
+                stack.append(_Open(event.anchor, len(stack) + 1))
                 if event.anchor:
                     open_anchors.add(event.anchor)
                 continue
             if isinstance(event, (yaml.SequenceEndEvent, yaml.MappingEndEvent)):
-                size, anchor = stack.pop()
-                if anchor:
-                    repeats[anchor] = size
-                    open_anchors.discard(anchor)
+                done = stack.pop()
+                values, size, deepest = done.values, done.bytes, done.deepest
+                if done.anchor:
+                    anchors[done.anchor] = (values, size, deepest - done.level + 1)
+                    open_anchors.discard(done.anchor)
             elif isinstance(event, yaml.ScalarEvent):
-                size = 1
+                values, size, deepest = 1, _utf8_size(event.value), len(stack)
                 if event.anchor:
-                    repeats[event.anchor] = 1
+                    anchors[event.anchor] = (1, size, 0)
             elif isinstance(event, yaml.AliasEvent):
-                if event.anchor in open_anchors:
+                name = event.anchor or ""
+                if name in open_anchors:
                     raise KbSyntaxError(
-                        f"alias '*{event.anchor}' refers to the list or mapping that contains it",
+                        f"alias '*{name}' refers to the list or mapping that contains it",
                         loc=Loc(path, line), suggestion="a value cannot contain itself; write "
                                                         "the values out")
-                size = repeats.get(event.anchor, 1)
-                repeated += size
+                values, size, depth = anchors.get(name, (1, 0, 0))  # unknown: the parser says
+                deepest = len(stack) + depth
+                if deepest > MAX_DEPTH:
+                    raise KbSyntaxError(
+                        f"alias '*{name}' nests lists and mappings more than {MAX_DEPTH} levels "
+                        "deep", loc=Loc(path, line),
+                        suggestion="an entry needs only a few levels; write the values out, "
+                                   "or alias a smaller part")
+                repeated += values
+                repeated_bytes += size
                 if repeated > MAX_ALIAS_VALUES:
                     raise KbSyntaxError(
                         f"aliases repeat more than {MAX_ALIAS_VALUES} values (an alias bomb?)",
                         loc=Loc(path, line),
                         suggestion="write the values out, or use fewer and smaller aliases")
+                if repeated_bytes > MAX_ALIAS_BYTES:
+                    raise KbSyntaxError(
+                        f"aliases repeat more than {MAX_ALIAS_BYTES // 1024 // 1024} MiB of text "
+                        "(an alias bomb?)", loc=Loc(path, line),
+                        suggestion="write the values out, or use fewer and smaller aliases")
             else:
                 continue  # stream and document events
             if stack:
-                stack[-1][0] += size
+                parent = stack[-1]
+                parent.values += values
+                parent.bytes += size
+                parent.deepest = max(parent.deepest, deepest)
     finally:
         parser.dispose()
 
@@ -197,8 +322,10 @@ def parse_yaml(text: str, path: str, what: str = "knowledge-base file") -> Any:
     """Parse YAML text safely, returning LineDict/LineList containers.
 
     Raises KbSyntaxError, with the file and line, for malformed YAML, for tags that would
-    construct Python objects, for duplicate keys, for nesting or aliases beyond MAX_DEPTH and
-    MAX_ALIAS_VALUES, and for files too large to be knowledge.
+    construct Python objects, for duplicate keys, for nesting or aliases beyond MAX_DEPTH,
+    MAX_ALIAS_VALUES and MAX_ALIAS_BYTES, for numbers over MAX_INT_DIGITS digits or not finite,
+    for dates that do not exist and other values a tag cannot make, and for files too large to
+    be knowledge.
     """
     if len(text) > MAX_FILE_BYTES // 4:  # only then can the UTF-8 size be over the limit
         size = len(text.encode("utf-8"))
@@ -208,6 +335,7 @@ def parse_yaml(text: str, path: str, what: str = "knowledge-base file") -> Any:
         _check_shape(text, path)
         loader = _Loader(text)
         loader.kb_path = path
+        loader.kb_what = what
         try:
             return loader.get_single_data()
         finally:
@@ -221,11 +349,13 @@ def parse_yaml(text: str, path: str, what: str = "knowledge-base file") -> Any:
         if tag:
             name = tag.group(1)
             problem = f"the tag '{'!!' if not name.startswith('!') else ''}{name}' is not allowed"
-        else:
+            fix = "remove the tag and write a plain value; kbrun never builds Python objects " \
+                  "from YAML"
+        else:  # e.g. "failed to decode base64 data" for a !!binary value
             problem = err.problem or "a value that cannot be constructed"
+            fix = "remove the '!!' tag and write a plain value"
         raise KbSyntaxError(f"{problem} in a {what}", loc=Loc(path, line),
-                            suggestion="remove the tag and write a plain value; kbrun never "
-                                       "builds Python objects from YAML") from err
+                            suggestion=fix) from err
     except yaml.YAMLError as err:
         mark = getattr(err, "problem_mark", None)
         line = mark.line + 1 if mark else 0

@@ -4,10 +4,16 @@ Every case in tests/data/hostile/ is one mistake, layered with --kb over the bui
 base. Each must be exit code 2 from `kbrun kb validate` with exactly one `Error: FILE:LINE: ...;
 FIX` line and no traceback, and load_kb() must raise exactly that one error. The large and
 deeply nested cases are generated into a temporary folder rather than committed.
+
+The BOUNDED cases (alias bombs, link loops, too many files or bytes) once ran for ever or took
+gigabytes: they run only in a subprocess of their own (tests/hostile.py), with a time limit and a
+cap on its memory, and assert the time and the peak memory it took; so do the values YAML cannot
+construct (dates, numbers), once exit code 1, and the profiles read through the same YAML reader.
 """
 
 from __future__ import annotations
 
+import os
 import re
 from collections.abc import Callable
 from pathlib import Path
@@ -19,6 +25,7 @@ from typer.testing import CliRunner
 from kbrun.cli.main import app
 from kbrun.engine import KbError, KbInvalid, load_kb
 from tests.conftest import DATA
+from tests.hostile import run_kbrun
 
 HOSTILE = DATA / "hostile"
 MARKER = Path("/tmp/kbrun-pwned")   # what the hostile YAML tags would create if they ran
@@ -72,6 +79,25 @@ CASES: dict[str, str] = {
         r"entries\.yaml:4: the tag '!!python/name:os\.system' is not allowed in a knowledge-base "
         r"file; remove the tag and write a plain value; kbrun never builds Python objects "
         r"from YAML",
+    # values YAML cannot construct (each was exit code 1, an internal error)
+    "invalid-date":
+        r"entries\.yaml:7: '2020-13-45' is not a real date \(month must be in 1\.\.12\); "
+        r"write a real date such as 2020-12-31, or put it in quotes to keep it as text",
+    "timestamp-tag-not-a-date":
+        r"entries\.yaml:6: 'yesterday' is not a date; "
+        r"write a real date such as 2020-12-31, or put it in quotes to keep it as text",
+    "int-tag-not-a-number":
+        r"entries\.yaml:11: cannot read 'three' as a whole number; put it in quotes to keep it "
+        r"as text, or write a whole number without a '!!' tag",
+    "bad-base64":
+        r"entries\.yaml:6: failed to decode base64 data: .* in a knowledge-base file; "
+        r"remove the '!!' tag and write a plain value",
+    "long-integer":
+        r"entries\.yaml:11: a number of 19 digits is too long for a knowledge-base file "
+        r"\(at most 18 digits\); write a smaller number, or put it in quotes if it is text",
+    "not-finite-number":
+        r"entries\.yaml:9: the number '\.inf' is not finite \(it reads as inf\); "
+        r"write an ordinary number such as 0\.5",
     # wrong types and values
     "sets-is-text":
         r"entries\.yaml:12: dose\.sets must be a whole number \(got 'three'\) in exercise "
@@ -189,6 +215,16 @@ def alias_bomb(folder: Path) -> tuple[Path, str]:
                     r"write the values out, or use fewer and smaller aliases")
 
 
+def huge_integer(folder: Path) -> tuple[Path, str]:
+    # over Python's 4,300-digit limit for reading an integer: was a ValueError, exit code 1
+    folder.mkdir()
+    (folder / "big.yaml").write_text("symptoms:\n  - id: hostile-ache\n    rank: "
+                                     + "9" * 5000 + "\n")
+    return folder, (r"big\.yaml:3: a number of 5000 digits is too long for a knowledge-base "
+                    r"file \(at most 18 digits\); write a smaller number, or put it in quotes "
+                    r"if it is text")
+
+
 def missing_folder(folder: Path) -> tuple[Path, str]:
     return folder, (r"knowledge-base folder '.*/missing-folder' does not exist; "
                     r"pass an existing folder to --kb")
@@ -201,6 +237,7 @@ def file_not_folder(folder: Path) -> tuple[Path, str]:
 
 
 GENERATED: dict[str, Callable[[Path], tuple[Path, str]]] = {
+    "huge-integer": huge_integer,
     "ten-megabytes": ten_megabytes,
     "deep-flow-nesting": deep_flow_nesting,
     "deep-block-nesting": deep_block_nesting,
@@ -210,6 +247,127 @@ GENERATED: dict[str, Callable[[Path], tuple[Path, str]]] = {
 }
 # cases where the CLI's message differs from load_kb's (none: --kb paths are checked by kbrun)
 CLI_MESSAGE: dict[str, str] = {}
+
+
+# -- bounded cases: run only in a subprocess with a time limit and a memory cap ----------------
+
+def alias_bytes_bomb(folder: Path) -> tuple[Path, str]:
+    # 2,000 symptoms share one 1.5 MB description: few values, but 3 GB of text (2.9 GB of
+    # memory and a 3 GB cache file before the byte bound)
+    folder.mkdir()
+    entry = "  - {{id: hostile-ache-{n}, name: Ache, region: knee, description: {text}, " \
+            "sources: [001_229b071800dac4ce.txt]}}"
+    lines = ["symptoms:", entry.format(n=0, text="&big " + "x" * 1_500_000)]
+    lines += [entry.format(n=n, text="*big") for n in range(1, 2000)]
+    (folder / "bomb.yaml").write_text("\n".join(lines) + "\n")
+    return folder, (r"bomb\.yaml:5: aliases repeat more than 4 MiB of text \(an alias bomb\?\); "
+                    r"write the values out, or use fewer and smaller aliases")
+
+
+def alias_depth_chain(folder: Path) -> tuple[Path, str]:
+    # each alias adds 60 levels to the one before: the file's own nesting stays under 64, but
+    # the description the aliases build is 1,200 levels deep (a RecursionError: exit code 1)
+    folder.mkdir()
+    lines = ["symptoms:", "  - id: hostile-ache", "    name: Ache", "    region: knee",
+             "    sources: [001_229b071800dac4ce.txt]", "    description:",
+             "      - &l0 " + "[" * 60 + "]" * 60]
+    lines += [f"      - &l{n} " + "[" * 60 + f"*l{n - 1}" + "]" * 60 for n in range(1, 20)]
+    (folder / "deep.yaml").write_text("\n".join(lines) + "\n")
+    return folder, (r"deep\.yaml:8: alias '\*l0' nests lists and mappings more than 64 levels "
+                    r"deep; an entry needs only a few levels; write the values out, or alias a "
+                    r"smaller part")
+
+
+def symlink_loop(folder: Path) -> tuple[Path, str]:
+    # `a -> .` and `b -> .`: the walk went a/b/a/b/... for ever
+    folder.mkdir()
+    (folder / "a").symlink_to(".")
+    (folder / "b").symlink_to(".")
+    return folder, (r"a: symbolic link to '\.' leads back to '.*/symlink-loop', a folder that "
+                    r"holds it \(a loop\); remove the link")
+
+
+def symlink_up(folder: Path) -> tuple[Path, str]:
+    # `up -> ..`: out of the folder, and into a loop
+    folder.mkdir()
+    (folder / "up").symlink_to("..")
+    return folder, (r"up: symbolic link to '\.\.', outside the knowledge-base folder "
+                    r"'.*/symlink-up'; kbrun reads only what is inside the folder: copy the "
+                    r"files in, or pass their folder as another --kb")
+
+
+def symlink_outside(folder: Path) -> tuple[Path, str]:
+    # a YAML file that is a link to a file elsewhere (here a valid one: it is still refused)
+    folder.mkdir()
+    elsewhere = folder.parent / "elsewhere.yaml"
+    elsewhere.write_text("exercises: []\n")
+    (folder / "rules.yaml").symlink_to(elsewhere)
+    return folder, (r"rules\.yaml: symbolic link to '.*/elsewhere\.yaml', outside the "
+                    r"knowledge-base folder '.*/symlink-outside'; kbrun reads only what is "
+                    r"inside the folder: copy the files in, or pass their folder as another --kb")
+
+
+def symlink_dangling(folder: Path) -> tuple[Path, str]:
+    folder.mkdir()
+    (folder / "rules.yaml").symlink_to("gone.yaml")
+    return folder, (r"rules\.yaml: symbolic link to 'gone\.yaml', which does not exist; remove "
+                    r"the link, or make it point to an existing file")
+
+
+def deep_folders(folder: Path) -> tuple[Path, str]:
+    # 400 nested folders were read to the bottom (at 1,000 the walk recursed past Python's
+    # limit: exit code 1); fewer here, so that the temporary folder is easy to remove
+    deepest = folder
+    for _ in range(400):
+        deepest = deepest / "d"
+    os.makedirs(deepest)
+    return folder, ("/".join(["d"] * 17) + r": folders are nested more than 16 levels deep in "
+                    r"knowledge-base folder '.*/deep-folders'; a knowledge base needs a level or "
+                    r"two of folders; move these files up")
+
+
+def too_many_files(folder: Path) -> tuple[Path, str]:
+    folder.mkdir()
+    for n in range(2001):
+        (folder / f"note-{n}.txt").touch()
+    return folder, (r"knowledge-base folder '.*/too-many-files' holds more than 2000 files and "
+                    r"folders; a knowledge base needs a few dozen files: pass the folder that "
+                    r"holds only its YAML files")
+
+
+def too_many_bytes(folder: Path) -> tuple[Path, str]:
+    # seventeen files each under the 2 MiB limit for one file: 34 MB in all
+    folder.mkdir()
+    text = "exercises: []\n" + ("# " + "x" * 97 + "\n") * 20_000
+    for n in range(17):
+        (folder / f"part-{n:02}.yaml").write_text(text)
+    return folder, (r"part-16\.yaml: with this file the knowledge base is over its 32 MiB limit "
+                    r"\(all layers together\); a knowledge base needs well under 1 MiB: pass "
+                    r"only folders of knowledge-base files to --kb, each once")
+
+
+def unreadable_folder(folder: Path) -> tuple[Path, str]:
+    (folder / "private").mkdir(parents=True)
+    (folder / "private").chmod(0)
+    return folder, (r"private: cannot read folder: Permission denied; check that you may read "
+                    r"it, or move it out of the knowledge-base folder")
+
+
+BOUNDED: dict[str, Callable[[Path], tuple[Path, str]]] = {
+    "alias-bytes-bomb": alias_bytes_bomb,
+    "alias-depth-chain": alias_depth_chain,
+    "symlink-loop": symlink_loop,
+    "symlink-up": symlink_up,
+    "symlink-outside": symlink_outside,
+    "symlink-dangling": symlink_dangling,
+    "deep-folders": deep_folders,
+    "too-many-files": too_many_files,
+    "too-many-bytes": too_many_bytes,
+    "unreadable-folder": unreadable_folder,
+}
+# the cases above that were exit code 1 before they were bounded, also run in a subprocess
+IN_SUBPROCESS = [*BOUNDED, "huge-integer", "invalid-date", "timestamp-tag-not-a-date",
+                 "int-tag-not-a-number", "long-integer", "not-finite-number"]
 
 
 @pytest.fixture()
@@ -235,7 +393,7 @@ def expected_error(folder: Path, pattern: str) -> re.Pattern[str]:
 def folder_of(name: str, tmp_path: Path) -> tuple[Path, str]:
     if name in CASES:
         return HOSTILE / name, CASES[name]
-    return GENERATED[name](tmp_path / name)
+    return {**GENERATED, **BOUNDED}[name](tmp_path / name)
 
 
 ALL = [*CASES, *GENERATED]
@@ -272,6 +430,21 @@ def test_kb_validate_exits_2_with_one_error_line(name, tmp_path, runner, no_mark
     assert expected.fullmatch(line.removeprefix("Error: ")), line
 
 
+@pytest.mark.parametrize("name", IN_SUBPROCESS, ids=IN_SUBPROCESS)
+def test_kb_validate_in_a_subprocess_ends_in_time_and_memory(name, tmp_path):
+    if name == "unreadable-folder" and os.geteuid() == 0:
+        pytest.skip("root reads a folder whatever its mode (tests/engine/test_folders.py "
+                    "simulates it)")
+    folder, pattern = folder_of(name, tmp_path)
+    result = run_kbrun(["kb", "validate", "--kb", str(folder)], timeout=30, memory_mb=1500)
+    assert result.code == 2, result.stderr
+    assert result.stdout == ""
+    assert expected_error(folder, pattern).fullmatch(result.error_line.removeprefix("Error: ")), \
+        result.error_line
+    assert result.seconds < 15
+    assert result.peak_mb < 250
+
+
 @pytest.mark.parametrize("name", ["python-object-apply", "python-object-new"])
 def test_the_tag_payloads_are_live(name, tmp_path):
     """The tag cases are real attacks: an unsafe loader would run them (so the marker check
@@ -295,3 +468,41 @@ def test_a_merge_key_may_be_overridden_without_a_duplicate_key_error(tmp_path):
     kb = load_kb([folder], compile_rules=False)
     assert kb.entries["symptom"]["hostile-twinge"].region == "knee"
     assert kb.entries["symptom"]["hostile-twinge"].name == "A twinge"
+
+
+# -- profiles: read through the same YAML reader -----------------------------------------------
+
+PROFILES: dict[str, tuple[str, str]] = {
+    # name -> (profile file text, the error after its path)
+    "huge-integer": ("symptoms: [knee-pain]\npain: " + "9" * 5000 + "\n",
+                     r":2: a number of 5000 digits is too long for a profile file \(at most 18 "
+                     r"digits\); write a smaller number, or put it in quotes if it is text"),
+    "invalid-date": ("symptoms: [knee-pain]\nsince: 2020-13-45\n",
+                     r":2: '2020-13-45' is not a real date \(month must be in 1\.\.12\); write a "
+                     r"real date such as 2020-12-31, or put it in quotes to keep it as text"),
+    "not-a-number": ("symptoms: [knee-pain]\npain: .nan\n",
+                     r":2: the number '\.nan' is not finite \(it reads as nan\); write an "
+                     r"ordinary number such as 0\.5"),
+    "too-large": ("symptoms: [knee-pain]\n" + "# padding\n" * 300_000,
+                  r":1: file is 2\.9 MiB, over the 2 MiB limit for a profile file; a profile is "
+                  r"a few lines of fields such as 'symptoms: \[knee-pain\]'; check that this is "
+                  r"the right file"),
+    "alias-bytes-bomb": ("note: &big " + "x" * 1_500_000 + "\nsymptoms: ["
+                         + ", ".join(["*big"] * 2000) + "]\n",
+                         r":2: aliases repeat more than 4 MiB of text \(an alias bomb\?\); write "
+                         r"the values out, or use fewer and smaller aliases"),
+}
+
+
+@pytest.mark.parametrize("name", PROFILES, ids=list(PROFILES))
+def test_a_hostile_profile_file_is_refused_with_its_line(name, tmp_path):
+    text, pattern = PROFILES[name]
+    profile = tmp_path / "profile.yaml"
+    profile.write_text(text)
+    result = run_kbrun(["advise", "--profile", str(profile)], timeout=30, memory_mb=1500)
+    assert result.code == 2, result.stderr
+    assert result.stdout == ""
+    assert re.fullmatch(re.escape(str(profile)) + pattern,
+                        result.error_line.removeprefix("Error: ")), result.error_line
+    assert result.seconds < 15
+    assert result.peak_mb < 250
