@@ -34,7 +34,8 @@ def validate(kb: KbOpt = None, allow_safety_changes: AllowSafetyOpt = False,
     knowledge = _load(kb, allow_safety_changes)
     stats = kb_stats(knowledge)
     summary = {"valid": True, "layers": stats["layers"], "entries": stats["entries"],
-               "rules": stats["rules"], "edges": stats["edges"]}
+               "rules": stats["rules"], "edges": stats["edges"],
+               "changes": [change.to_dict() for change in knowledge.changes]}
     if format is Format.text:
         counts = ", ".join(f"{n} {k}" for k, n in stats["entries"].items() if n)
         typer.echo(f"Knowledge base is valid ({' + '.join(stats['layers'])}): {counts}; "
@@ -50,6 +51,11 @@ def list_(
                                              "protocols, levels, qualities, sources, claims "
                                              "or facts.")],
     kb: KbOpt = None, allow_safety_changes: AllowSafetyOpt = False,
+        if knowledge.changes:
+            typer.echo(f"Changes to entries below ({len(knowledge.changes)}):")
+            for change in knowledge.changes:
+                safety = f" - SAFETY CHANGE: {change.safety}" if change.safety else ""
+                typer.echo(f"  {change.describe()}{safety}")
     format: FormatOpt = Format.text,
 ) -> None:
     """List the entries of one kind."""

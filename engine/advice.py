@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any, cast
 if TYPE_CHECKING:
     from kbrun.engine import contract
     from kbrun.engine.inference import Consultation
+    from kbrun.engine.knowledge import KnowledgeBase
     from kbrun.engine.profile import Profile
     from kbrun.engine.schema import Category, Load
 
@@ -154,6 +155,26 @@ class Warning:
     def to_dict(self) -> contract.Warning:
         return {"kind": self.kind, "message": self.message, "urgent": self.urgent,
                 "rules": list(self.rules)}
+
+
+# Every piece of advice carries this (docs/safety.md), whatever a --kb folder does to the rule
+# `disclaimer` that says it (kb/rules/50-safety.yaml, which a test keeps word for word the same).
+DISCLAIMER = ("kbrun gives general exercise guidance, not a diagnosis or medical advice. Stop any "
+              "exercise that causes sharp pain, and see a physiotherapist or doctor if pain "
+              "persists or worsens.")
+
+
+def with_disclaimer(warnings: list[Warning]) -> list[Warning]:
+    """`warnings` with the disclaimer, added when no rule gave it word for word."""
+    if any(w.kind == "disclaimer" and w.message == DISCLAIMER for w in warnings):
+        return warnings
+    return [*warnings, Warning("disclaimer", DISCLAIMER)]
+
+
+def layer_warnings(kb: KnowledgeBase) -> list[Warning]:
+    """A `safety-change` warning for each change a --kb layer makes to the safety policy (only
+    a knowledge base loaded with --allow-safety-changes has any)."""
+    return [Warning("safety-change", change.warning()) for change in kb.changes if change.safety]
 
 
 @dataclass(frozen=True)

@@ -279,22 +279,23 @@ def _serve(kb: KnowledgeBase, trace: bool, tasks: Queue[tuple[int, list[Numbered
 # -- across machines -----------------------------------------------------------------------------
 
 @lru_cache(maxsize=4)
-def _process_kb(kb_dirs: tuple[str, ...]) -> KnowledgeBase:
+def _process_kb(kb_dirs: tuple[str, ...], allow_safety_changes: bool) -> KnowledgeBase:
     from kbrun.engine.loader import load_kb
 
-    return load_kb(kb_dirs)
+    return load_kb(kb_dirs, allow_safety_changes=allow_safety_changes)
 
 
 def advise_json_lines(lines: Iterable[str], kb_dirs: Sequence[str] = (), *,
-                      trace: bool = False) -> list[str]:
+                      trace: bool = False, allow_safety_changes: bool = False) -> list[str]:
     """The lines `kbrun advise --batch` writes for these input lines (numbered from 1),
     without their newlines, for one partition of a batch spread over processes or machines
     (a Dask bag partition, a Ray task, ...).
 
     The knowledge base (the built-in one with `kb_dirs` layered over it) is loaded once per
-    process and kept for the next partition. Raises KbError if it does not load.
+    process and kept for the next partition. Raises KbError if it does not load (or if it
+    changes the safety policy without `allow_safety_changes`, as on the command line).
     """
-    kb = _process_kb(tuple(str(folder) for folder in kb_dirs))
+    kb = _process_kb(tuple(str(folder) for folder in kb_dirs), allow_safety_changes)
     return [result.text for result in batch_results(kb, lines, trace=trace)]
 
 

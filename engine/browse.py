@@ -28,7 +28,7 @@ _COLUMNS = {
     "phase": ("order", "sessions_per_week"),
     "goal": ("favours",),
     "equipment": ("settings",),
-    "rule": ("salience", "description"),
+    "rule": ("salience", "safety", "description"),
     "level": ("rank",),
     "source": ("kind",),
     "claim": ("topic",),
@@ -80,6 +80,8 @@ def show_entry(kb: KnowledgeBase, entry_id: str) -> contract.KbEntry:
                               "name": data.pop("name", data.get("title", entry_id))}
     refs = data.pop("sources", [])
     data.pop("id", None)
+    if not data.get("safety"):
+        data.pop("safety", None)  # shown only where it is set
     result.update(data)
     result["sources"] = [_source(kb, ref) for ref in refs]
     result["defined_at"] = str(kb.locations.get(entry_id, ""))

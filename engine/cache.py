@@ -40,7 +40,7 @@ if TYPE_CHECKING:
     from kbrun.engine.knowledge import KnowledgeBase
 
 log = logging.getLogger(__name__)
-FORMAT = 2
+FORMAT = 3
 MAX_ENTRIES = 16                      # entries kept; the least recently used go first
 MAX_ENTRY_BYTES = 64 * 1024 * 1024    # an entry larger than this is not read
 STALE_TEMP_S = 3600                   # a temporary file this old is not another store's
@@ -195,6 +195,8 @@ def encode(kb: KnowledgeBase) -> dict[str, Any]:
                            for entry_id, model in table.items()}
                     for kind, table in kb.entries.items()},
         "locations": {entry_id: [loc.path, loc.line] for entry_id, loc in kb.locations.items()},
+        "changes": [[c.entry, c.kind, c.mode, [c.at.path, c.at.line],
+                     [c.base.path, c.base.line], c.safety] for c in kb.changes],
         # the rules as written, with their lines: the rule compiler places everything by them
         "raw_rules": {rule_id: _encode_raw(kb.raw[rule_id]) for rule_id in kb.rule_specs},
         # each fact's fields in the order written, which is the order explanations print them
@@ -207,6 +209,7 @@ def decode(document: dict[str, Any]) -> KnowledgeBase:
     """The knowledge base `encode` wrote (without validating it again)."""
     from kbrun.engine.errors import Loc
     from kbrun.engine.knowledge import KnowledgeBase
+    from kbrun.engine.overlay import Change
     from kbrun.engine.schema import SECTIONS
 
     models = {kind: model for kind, model in SECTIONS.values()}
@@ -220,6 +223,8 @@ def decode(document: dict[str, Any]) -> KnowledgeBase:
         fingerprint=document["fingerprint"],
         static_records=[tuple(record) for record in document["static"]],
         raw_known={rule_id: _decode_raw(raw) for rule_id, raw in document["raw_rules"].items()},
+        changes=[Change(entry, kind, mode, Loc(*at), Loc(*base), safety)
+                 for entry, kind, mode, at, base, safety in document["changes"]],
     )
 
 

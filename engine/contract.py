@@ -313,6 +313,8 @@ class Why(TypedDict):
     dose: list[WhyDoseStep]
     ranking: str
     note: str | None
+    warnings: list[Warning]
+    """What the --kb layers changed in the safety policy (`safety-change`), as in advice."""
 
 
 WhyNotCase = Literal["recommended", "excluded", "not-a-candidate", "ranked-out"]
@@ -379,6 +381,8 @@ class WhyNot(TypedDict):
     change: ProfileChange | None
     tried: list[str]
     """The changes that were re-run."""
+    warnings: list[Warning]
+    """What the --kb layers changed in the safety policy (`safety-change`), as in advice."""
 
 
 # -- kb ------------------------------------------------------------------------------------------
@@ -438,6 +442,23 @@ class KbValidate(TypedDict):
     entries: dict[str, Count]
     rules: Count
     edges: Count
+    changes: list[KbChange]
+    """What each --kb layer extends, replaces or disables in the layers below it."""
+
+
+@closed
+class KbChange(TypedDict):
+    """An entry of a --kb layer that changes an entry of a layer below (docs/kb-format.md)."""
+
+    id: str
+    kind: str
+    change: Literal["extend", "replace", "disable"]
+    at: str
+    """file:line of the changing entry."""
+    base: str
+    """file:line of the entry it changes."""
+    safety: str | None
+    """Why this is a safety change (accepted with --allow-safety-changes); null if it is not."""
 
 
 @closed

@@ -4,10 +4,13 @@ ranking), with the smallest profile change that would bring it in, found by re-r
 
 from __future__ import annotations
 
+import functools
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from kbrun.engine import conclusions as concluded
+from kbrun.engine.advice import Warning, layer_warnings
 from kbrun.engine.errors import UnknownId
 from kbrun.engine.facts import describe
 from kbrun.engine.graph import source_ids
@@ -19,6 +22,8 @@ if TYPE_CHECKING:
     from kbrun.engine.inference import Consultation, FactKey
     from kbrun.engine.knowledge import KnowledgeBase
     from kbrun.engine.profile import Profile
+
+Answer = TypeVar("Answer", "Why", "WhyNot")
 
 
 @dataclass
@@ -83,13 +88,28 @@ class Why:
     dose: list[contract.WhyDoseStep]
     ranking: str
     note: str | None = None
+    warnings: list[Warning] = field(default_factory=list)   # what --kb layers changed
 
     def to_dict(self) -> contract.Why:
         return {"exercise": self.exercise, "name": self.name, "recommended": self.recommended,
                 "rank": self.rank, "score": self.score,
                 "derivation": self.derivation.to_dict() if self.derivation else None,
                 "contributions": self.contributions, "combination": self.combination,
-                "dose": self.dose, "ranking": self.ranking, "note": self.note}
+                "dose": self.dose, "ranking": self.ranking, "note": self.note,
+                "warnings": [w.to_dict() for w in self.warnings]}
+
+
+def _warned(explain: Callable[..., Answer]) -> Callable[..., Answer]:
+    """An explanation that carries the warnings of what the --kb layers changed in the safety
+    policy, as every piece of advice does (engine/overlay.py)."""
+
+    @functools.wraps(explain)
+    def explained(kb: KnowledgeBase, *args: Any, **kwargs: Any) -> Answer:
+        answer = explain(kb, *args, **kwargs)
+        answer.warnings = layer_warnings(kb)
+        return answer
+
+    return explained
 
 
 def _exercise_id(kb: KnowledgeBase, exercise: str) -> str:
@@ -101,6 +121,7 @@ def _exercise_id(kb: KnowledgeBase, exercise: str) -> str:
     return alias
 
 
+@_warned
 def why(kb: KnowledgeBase, profile: Profile, exercise: str, advice: Advice | None = None) -> Why:
     """Explain a recommendation: the derivation of each piece of evidence, how the score was
     combined, how the dose was set, and why it ranks where it does.
@@ -182,13 +203,15 @@ class WhyNot:
     reasons: list[contract.WhyNotReason]
     change: contract.ProfileChange | None  # the smallest profile change that brings it in
     tried: list[str]                 # the changes that were re-run
+    warnings: list[Warning] = field(default_factory=list)   # what --kb layers changed
 
     def to_dict(self) -> contract.WhyNot:
         return {"exercise": self.exercise, "name": self.name, "recommended": self.recommended,
                 "case": self.case, "reasons": self.reasons, "change": self.change,
-                "tried": self.tried}
+                "tried": self.tried, "warnings": [w.to_dict() for w in self.warnings]}
 
 
+@_warned
 def why_not(kb: KnowledgeBase, profile: Profile, exercise: str, *, search: bool = True) -> WhyNot:
     """Explain why an exercise is not recommended, answering the case that holds:
     excluded (each rule that excluded it and the facts that triggered it), never a candidate

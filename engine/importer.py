@@ -513,7 +513,7 @@ def link_entries(linked: Sequence[Linked], records: dict[str, Record], tables: _
                 known.add(words(name))
                 aliases.append(name)
             sources.append({"id": tables.mapping.dataset, "quote": link.record})
-        entry: dict[str, Any] = {"id": exercise_id}
+        entry: dict[str, Any] = {"id": exercise_id, "extend": True}
         if aliases:
             entry["aliases"] = aliases
         entry["sources"] = sources
@@ -542,7 +542,7 @@ def inherited_contraindications(kb: KnowledgeBase, imported: Sequence[Imported]
             item["sources"] = [s if s.get("quote") else s["id"] for s in item["sources"]]
             items.append(item)
         if items:
-            entries.append({"id": injury_id, "contraindications": items})
+            entries.append({"id": injury_id, "extend": True, "contraindications": items})
     return entries
 
 

@@ -31,6 +31,7 @@ from kbrun.engine.schema import (
 if TYPE_CHECKING:
     from kbrun.engine.graph import KbGraph
     from kbrun.engine.inference import Reasoner
+    from kbrun.engine.overlay import Change
     from kbrun.engine.rules import CompiledRules
 
 
@@ -50,6 +51,8 @@ class KnowledgeBase:
 
     # entries as written (LineDicts) that came with the cache: the rules, which compile from them
     raw_known: dict[str, Any] = field(default_factory=dict, repr=False)
+    # what each --kb layer extends, replaces or disables in the layers below (engine/overlay.py)
+    changes: list[Change] = field(default_factory=list)
 
     @cached_property
     def raw(self) -> Mapping[str, Any]:
@@ -227,7 +230,7 @@ class _RawEntries(Mapping[str, Any]):
         if self._parsed is None:
             from kbrun.engine.loader import collect
 
-            merged, _errors = collect(self._files)
+            merged = collect(self._files).merged
             self._parsed = {entry_id: item for table in merged.values()
                             for entry_id, item in table.items()}
         return self._parsed

@@ -6,7 +6,7 @@ import logging
 import re
 from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
-from typing import Any, get_args
+from typing import Any, NamedTuple, get_args
 
 import pydantic
 
@@ -22,6 +22,7 @@ from kbrun.engine.errors import (
 )
 from kbrun.engine.folders import layer_sources, read_layer
 from kbrun.engine.knowledge import KnowledgeBase
+from kbrun.engine.overlay import Change, merge, mode_of, refused, safety_of
 from kbrun.engine.schema import ID_PATTERN, KIND_SECTION, SECTIONS, Strict
 from kbrun.engine.yamlio import LineDict, LineList, parse_yaml
 
@@ -38,30 +39,6 @@ class KbInvalid(KbError):
 
 
 # -- layering ------------------------------------------------------------------------------------
-
-def merge(base: Any, extension: Any) -> Any:
-    """Merge an extending entry into a base one: lists append, mappings merge, scalars replace."""
-    if isinstance(base, dict) and isinstance(extension, dict):
-        merged = LineDict(base)
-        merged.loc = getattr(base, "loc", Loc("?"))
-        merged.locs = dict(getattr(base, "locs", {}))
-        for key, value in extension.items():
-            merged[key] = merge(base[key], value) if key in base else value
-            if isinstance(extension, LineDict):
-                merged.locs[key] = extension.loc_of(key)
-        return merged
-    if isinstance(base, list) and isinstance(extension, list):
-        merged_list = LineList(base)
-        merged_list.loc = getattr(base, "loc", Loc("?"))
-        merged_list.locs = list(getattr(base, "locs", [merged_list.loc] * len(base)))
-        for index, item in enumerate(extension):
-            if item not in merged_list:
-                merged_list.append(item)
-                merged_list.locs.append(extension.loc_of(index)
-                                        if isinstance(extension, LineList) else merged_list.loc)
-        return merged_list
-    return extension
-
 
 def _entries_of(path: str, data: Any) -> Iterator[tuple[str, LineDict]]:
     """(section, entry) pairs of one parsed file, checking its overall shape."""
@@ -101,13 +78,21 @@ def _entries_of(path: str, data: Any) -> Iterator[tuple[str, LineDict]]:
             yield section, item
 
 
-def collect(files: Sequence[tuple[str, list[tuple[str, str]]]]
-            ) -> tuple[dict[str, dict[str, LineDict]], list[KbrunError]]:
-    """Parse and layer every file of every layer ((label, [(path, text)]) in layer order);
-    return section -> id -> merged raw entry, and the errors found."""
+class Layered(NamedTuple):
+    """Every layer parsed and layered: section -> id -> merged raw entry, the errors found,
+    and what each layer changed in the layers below it (engine/overlay.py)."""
+
+    merged: dict[str, dict[str, LineDict]]
+    errors: list[KbrunError]
+    changes: list[Change]
+
+
+def collect(files: Sequence[tuple[str, list[tuple[str, str]]]]) -> Layered:
+    """Parse and layer every file of every layer ((label, [(path, text)]) in layer order)."""
     merged: dict[str, dict[str, LineDict]] = {section: {} for section in SECTIONS}
     errors: list[KbrunError] = []
-    for _label, layer_files in files:
+    changes: list[Change] = []
+    for index, (_label, layer_files) in enumerate(files):
         seen_here: dict[str, Loc] = {}
         for path, text in layer_files:
             try:
@@ -126,11 +111,27 @@ def collect(files: Sequence[tuple[str, list[tuple[str, str]]]]
                     continue
                 seen_here[entry_id] = loc
                 table = merged[section]
-                if entry_id in table and section != "rules":
-                    table[entry_id] = merge(table[entry_id], item)
-                else:
+                base = table.get(entry_id)
+                kind = SECTIONS[section][0]
+                try:
+                    mode, item = mode_of(item, section, kind, base, first_layer=index == 0)
+                except KbrunError as err:
+                    errors.append(err)
+                    continue
+                if mode is None or base is None:
                     table[entry_id] = item
-    return merged, errors
+                    continue
+                result = (None if mode == "disable" else
+                          merge(base, item) if mode == "extend" else item)
+                changes.append(Change(entry_id, kind, mode, loc, base.loc_of("id"),
+                                      safety_of(section, base, result)))
+                if result is None:
+                    del table[entry_id]
+                    continue
+                if base.get("safety") is True and result.get("safety") is not True:
+                    result["safety"] = True  # a later layer cannot unmark it
+                table[entry_id] = result
+    return Layered(merged, errors, changes)
 
 
 # -- validation ----------------------------------------------------------------------------------
@@ -379,7 +380,9 @@ def _plain(value: Any) -> Any:
 
 
 def check_progressions(kb: KnowledgeBase) -> list[KbError]:
-    """A cycle in progresses_to/regresses_to is an error (a progression must lead somewhere)."""
+    """A cycle in progresses_to/regresses_to is an error (a progression must lead somewhere),
+    reported at the first link of the cycle in the last layer that has one (a --kb folder's,
+    not a built-in file the coach never touched)."""
     import networkx as nx
 
     chain: nx.DiGraph[str] = nx.DiGraph()
@@ -394,13 +397,30 @@ def check_progressions(kb: KnowledgeBase) -> list[KbError]:
     except nx.NetworkXNoCycle:
         return errors
     names = " -> ".join([edge[0] for edge in cycle] + [cycle[0][0]])
-    first = cycle[0][0]
-    errors.append(KbSchemaError(f"progressions form a cycle: {names}",
-                                loc=kb.raw[first].loc_of("progresses_to"),
+    links = [_definition_order(_link_loc(kb, easier, harder), kb.layers)
+             for easier, harder, *_ in cycle]
+    last_layer = max(layer for layer, _path, _line in links)
+    _layer, path, line = min(link for link in links if link[0] == last_layer)
+    loc = Loc(path, line)
+    errors.append(KbSchemaError(f"progressions form a cycle: {names}", loc=loc,
                                 suggestion="an exercise cannot be both easier and harder than "
                                            "another; remove one of these progresses_to or "
                                            "regresses_to links"))
     return errors
+
+
+def _link_loc(kb: KnowledgeBase, easier: str, harder: str) -> Loc:
+    """Where the link `easier` -> `harder` is written: in one's progresses_to or the other's
+    regresses_to (the later of the two when both say it)."""
+    found = []
+    for entry_id, field, other in ((easier, "progresses_to", harder),
+                                   (harder, "regresses_to", easier)):
+        raw = kb.raw[entry_id]
+        items = raw.get(field)
+        if isinstance(items, LineList) and other in items:
+            found.append(items.loc_of(items.index(other)))
+    return max(found, key=lambda loc: _definition_order(loc, kb.layers), default=kb.locations[
+        easier])
 
 
 def load_kb(extra: Iterable[str | Path] = (), *, builtin: bool = True,
@@ -409,7 +429,9 @@ def load_kb(extra: Iterable[str | Path] = (), *, builtin: bool = True,
 
     With `builtin=False` only the `extra` folders are read (tests use small knowledge bases).
     Returns a validated KnowledgeBase. Raises KbInvalid with every error found (each names its
-    file and line), or KbError for a folder that does not exist.
+    file and line), or KbError for a folder that does not exist. A layer that changes a safety
+    rule or entry (engine/overlay.py) is one of those errors unless `allow_safety_changes`;
+    the changes are in `kb.changes` either way.
     """
     from kbrun.engine import cache
 
@@ -419,8 +441,9 @@ def load_kb(extra: Iterable[str | Path] = (), *, builtin: bool = True,
     cached = cache.load(fingerprint)
     if cached is not None:
         cached.files = files  # for error locations, parsed only if an error needs one
+        _check_safety(cached, allow_safety_changes)
         return cached  # validated when it was stored; rules compile on first use
-    merged, errors = collect(files)
+    merged, errors, changes = collect(files)
     entries, schema_errors = validate(merged, [label for label, _folder in layers])
     errors.extend(schema_errors)
     raw = {entry_id: item for table in merged.values() for entry_id, item in table.items()}
@@ -430,6 +453,7 @@ def load_kb(extra: Iterable[str | Path] = (), *, builtin: bool = True,
         layers=[label for label, _folder in layers],
         fingerprint=fingerprint,
         files=files,
+        changes=changes,
     )
     kb.__dict__["raw"] = raw  # already parsed: the cached property need not parse it again
     if not errors:
@@ -446,7 +470,14 @@ def load_kb(extra: Iterable[str | Path] = (), *, builtin: bool = True,
     log.debug("loaded %d entries from %s", len(raw), ", ".join(kb.layers))
     if compile_rules:
         cache.store(kb)  # only a knowledge base whose rules compiled is worth keeping
+    _check_safety(kb, allow_safety_changes)
     return kb
+
+
+def _check_safety(kb: KnowledgeBase, allowed: bool) -> None:
+    """Refuse a knowledge base whose layers change the safety policy, unless allowed."""
+    if not allowed and (errors := refused(kb.changes)):
+        raise KbInvalid(errors)
 
 
 def _error_order(err: KbrunError) -> tuple[str, int]:

@@ -84,6 +84,8 @@ class Entry(Cited):
 
     id: Id
     name: Text
+    safety: bool = False
+    """Part of the safety policy: a --kb layer that changes it needs --allow-safety-changes."""
 
 
 def _span(value: Any) -> Any:
@@ -366,6 +368,9 @@ class RuleSpec(Cited):
     id: Id
     description: Text
     salience: int = 0
+    safety: bool = False
+    """Part of the safety policy: a --kb layer that replaces or disables it needs
+    --allow-safety-changes."""
     when: Annotated[list[Any], Field(min_length=1)]
     then: Annotated[list[Any], Field(min_length=1)]
 

@@ -20,6 +20,8 @@ from kbrun.engine.advice import (
     Section,
     Skipped,
     Warning,
+    layer_warnings,
+    with_disclaimer,
 )
 from kbrun.engine.dose import DoseDecision, RuledDecision, in_order, prescribe
 from kbrun.engine.graph import source_ids
@@ -482,8 +484,9 @@ def build_advice(kb: KnowledgeBase, profile: Profile, consultation: Consultation
 
     warnings = [Warning(fact.kind, fact.message, rules_for(consultation, key), fact.urgent)
                 for fact, key in concluded.read(consultation, concluded.Warning)]
-    rank_of = {"red-flag": 0, "screen": 1, "pain": 2, "pain-monitoring": 3, "conflict": 4,
-               "disclaimer": 9}
+    warnings = with_disclaimer(warnings + layer_warnings(kb))
+    rank_of = {"safety-change": -1, "red-flag": 0, "screen": 1, "pain": 2, "pain-monitoring": 3,
+               "conflict": 4, "disclaimer": 9}
     warnings.sort(key=lambda w: (not w.urgent, rank_of.get(w.kind, 5), w.message))
     stages = [stage for stage, _key in concluded.read(consultation, concluded.InjuryStage)]
     stage = min(stages, key=lambda s: s.rank) if stages else None

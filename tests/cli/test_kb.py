@@ -22,10 +22,11 @@ def test_validate_reports_file_line_and_fix_for_a_layer(tmp_path):
     folder = tmp_path / "bad"
     folder.mkdir()
     (folder / "ex.yaml").write_text(
-        "exercises:\n  - id: clamshell\n    targtes: {primary: [gluteus-medius]}\n")
+        "exercises:\n  - id: clamshell\n    extend: true\n"
+        "    targtes: {primary: [gluteus-medius]}\n")
     result = runner.invoke(app, ["kb", "validate", "--kb", str(folder)])
     assert result.exit_code == 2
-    assert ("bad/ex.yaml:3: unknown field 'targtes' in exercise 'clamshell'; "
+    assert ("bad/ex.yaml:4: unknown field 'targtes' in exercise 'clamshell'; "
             "did you mean 'targets'?") in result.stderr
     assert "Traceback" not in result.output
 

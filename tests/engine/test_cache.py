@@ -58,7 +58,8 @@ def test_a_damaged_entry_is_dropped_and_rebuilt(cache_dir):
 def test_an_invalid_knowledge_base_is_never_cached(cache_dir, tmp_path):
     folder = tmp_path / "bad"
     folder.mkdir()
-    (folder / "x.yaml").write_text("exercises:\n  - id: clamshell\n    level: expert\n")
+    (folder / "x.yaml").write_text(
+        "exercises:\n  - id: clamshell\n    extend: true\n    level: expert\n")
     for _ in range(2):
         with pytest.raises(Exception, match="unknown level 'expert'"):
             load_kb([folder])

@@ -106,7 +106,7 @@ CASES: dict[str, str] = {
         r"entries\.yaml:10: unilateral must be true or false in exercise 'hostile-step'; "
         r"write 'unilateral: true' or 'unilateral: false'",
     "weight-above-one":
-        r"entries\.yaml:7: implicates\.weight must be less than or equal to 1 \(got 1\.5\) in "
+        r"entries\.yaml:8: implicates\.weight must be less than or equal to 1 \(got 1\.5\) in "
         r"injury 'runners-knee'; a weight is in \(0, 1\]: above 0 and at most 1",
     "unknown-category":
         r"entries\.yaml:5: category must be one of strength, plyometric, isometric, mobility, "

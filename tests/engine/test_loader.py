@@ -56,8 +56,8 @@ def test_a_mistake_in_a_layer_names_file_and_line(tmp_path):
     folder = tmp_path / "mine"
     folder.mkdir()
     (folder / "ex.yaml").write_text(
-        "exercises:\n  - id: clamshell\n    targets: {primary: [glute-med]}\n")
-    with pytest.raises(KbInvalid, match=r"mine/ex\.yaml:3: unknown muscle 'glute-med' in "
+        "exercises:\n  - id: clamshell\n    extend: true\n    targets: {primary: [glute-med]}\n")
+    with pytest.raises(KbInvalid, match=r"mine/ex\.yaml:4: unknown muscle 'glute-med' in "
                                          r"exercise 'clamshell'; did you mean 'gluteus-medius'"):
         load_kb([folder])
 
@@ -67,7 +67,7 @@ def test_file_order_does_not_change_the_knowledge(tmp_path):
         folder = tmp_path / "".join(order)
         folder.mkdir()
         (folder / f"{order[0]}.yaml").write_text(
-            "exercises:\n  - id: clamshell\n    aliases: [first]\n")
+            "exercises:\n  - id: clamshell\n    extend: true\n    aliases: [first]\n")
         (folder / f"{order[1]}.yaml").write_text(
             "symptoms:\n  - {id: new-ache, name: New ache, region: knee, sources: [willy-2019]}\n")
     one = load_kb([tmp_path / "ab"])
