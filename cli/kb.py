@@ -35,7 +35,8 @@ def validate(kb: KbOpt = None, allow_safety_changes: AllowSafetyOpt = False,
     stats = kb_stats(knowledge)
     summary = {"valid": True, "layers": stats["layers"], "entries": stats["entries"],
                "rules": stats["rules"], "edges": stats["edges"],
-               "changes": [change.to_dict() for change in knowledge.changes]}
+               "changes": [change.to_dict() for change in knowledge.changes],
+               "skipped": [{"path": path, "reason": why} for path, why in knowledge.skipped]}
     if format is Format.text:
         counts = ", ".join(f"{n} {k}" for k, n in stats["entries"].items() if n)
         typer.echo(f"Knowledge base is valid ({' + '.join(stats['layers'])}): {counts}; "

@@ -113,7 +113,10 @@ def load(kb_dirs: Sequence[Path] | None, allow_safety_changes: bool = False) -> 
     """The knowledge base with the --kb folders layered over the built-in one."""
     from kbrun.engine import load_kb
 
-    return load_kb(kb_dirs or (), allow_safety_changes=allow_safety_changes)
+    kb = load_kb(kb_dirs or (), allow_safety_changes=allow_safety_changes)
+    for path, why in kb.skipped:
+        typer.echo(f"Warning: {path}: {why}", err=True)
+    return kb
 
 
 def profile_of(kb: KnowledgeBase, options: dict[str, Any]) -> Profile:

@@ -444,6 +444,17 @@ class KbValidate(TypedDict):
     edges: Count
     changes: list[KbChange]
     """What each --kb layer extends, replaces or disables in the layers below it."""
+    skipped: list[SkippedFile]
+    """Files in the layers' folders that were not read (also a `Warning:` line on stderr)."""
+
+
+@closed
+class SkippedFile(TypedDict):
+    """A file in a knowledge-base folder that is not read as knowledge (`rules.yaml.txt`)."""
+
+    path: str
+    reason: str
+    """Why it was not read, and how to have it read."""
 
 
 @closed

@@ -53,6 +53,8 @@ class KnowledgeBase:
     raw_known: dict[str, Any] = field(default_factory=dict, repr=False)
     # what each --kb layer extends, replaces or disables in the layers below (engine/overlay.py)
     changes: list[Change] = field(default_factory=list)
+    # files in the layers' folders that were not read, each with why and the fix (folders.py)
+    skipped: list[tuple[str, str]] = field(default_factory=list, compare=False)
 
     @cached_property
     def raw(self) -> Mapping[str, Any]:

@@ -20,7 +20,7 @@ from kbrun.engine.errors import (
     UnknownId,
     did_you_mean,
 )
-from kbrun.engine.folders import layer_sources, read_layer
+from kbrun.engine.folders import Skipped, layer_sources, read_layers
 from kbrun.engine.knowledge import KnowledgeBase
 from kbrun.engine.overlay import Change, merge, mode_of, refused, safety_of
 from kbrun.engine.schema import ID_PATTERN, KIND_SECTION, SECTIONS, Strict
@@ -436,11 +436,13 @@ def load_kb(extra: Iterable[str | Path] = (), *, builtin: bool = True,
     from kbrun.engine import cache
 
     layers = layer_sources(extra, builtin=builtin)
-    files = [(label, list(read_layer(label, folder))) for label, folder in layers]
+    skipped: Skipped = []
+    files = read_layers(layers, skipped)
     fingerprint = cache.fingerprint(item for _label, layer in files for item in layer)
     cached = cache.load(fingerprint)
     if cached is not None:
         cached.files = files  # for error locations, parsed only if an error needs one
+        cached.skipped = skipped
         _check_safety(cached, allow_safety_changes)
         return cached  # validated when it was stored; rules compile on first use
     merged, errors, changes = collect(files)
@@ -454,6 +456,7 @@ def load_kb(extra: Iterable[str | Path] = (), *, builtin: bool = True,
         fingerprint=fingerprint,
         files=files,
         changes=changes,
+        skipped=skipped,
     )
     kb.__dict__["raw"] = raw  # already parsed: the cached property need not parse it again
     if not errors:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import networkx as nx
 from typer.testing import CliRunner
 
@@ -116,3 +118,20 @@ def test_protocols_and_conditions_are_listed_with_what_tells_them_apart():
     urgent = {c["id"] for c in conditions if c["urgency"] == "urgent"}
     assert {"deep-vein-thrombosis", "achilles-rupture", "fracture",
             "femoral-neck-stress-fracture", "cauda-equina-syndrome"} <= urgent
+
+
+def test_a_file_that_is_not_read_is_named_with_the_fix(tmp_path):
+    from tests.hostile import run_kbrun
+
+    folder = tmp_path / "coach"
+    folder.mkdir()
+    (folder / "rules.yaml.txt").write_text((DATA / "coach-kb" / "hill-club.yaml").read_text())
+    (folder / "README.md").write_text("# my rules\n")            # documentation: no word
+    warning = (f"Warning: {folder}/rules.yaml.txt: not read: the name does not end in '.yaml' or "
+               "'.yml'; rename it to 'rules.yaml' to read it, or move it out of the folder")
+    result = run_kbrun(["kb", "validate", "--kb", str(folder), "--format", "json"], timeout=60)
+    assert result.code == 0 and result.stderr.splitlines() == [warning]
+    assert validated("kb-validate", json.loads(result.stdout))["skipped"] == [
+        {"path": f"{folder}/rules.yaml.txt", "reason": warning.split(": ", 2)[2]}]
+    advised = run_kbrun(["advise", "--goal", "hills", "--kb", str(folder)], timeout=60)
+    assert advised.code == 0 and advised.stderr.splitlines() == [warning]
