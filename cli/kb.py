@@ -8,14 +8,25 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from kbrun.cli.options import AllowSafetyOpt, Format, FormatOpt, GraphFormat, KbOpt
+from kbrun.cli.options import (
+    AllowSafetyOpt,
+    Format,
+    FormatOpt,
+    GraphFormat,
+    KbOpt,
+    complete_graph_formats,
+    complete_ids,
+    complete_kinds,
+    one_of,
+)
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
 
     from kbrun.engine.knowledge import KnowledgeBase
 
-kb_app = typer.Typer(help="Check, browse and export the knowledge base.", no_args_is_help=True)
+kb_app = typer.Typer(help="Check, browse and export the knowledge base.", no_args_is_help=True,
+                     context_settings={"help_option_names": ["-h", "--help"]})
 
 
 def _load(kb_dirs: Sequence[Path] | None, allow_safety_changes: bool = False) -> KnowledgeBase:
@@ -41,22 +52,22 @@ def validate(kb: KbOpt = None, allow_safety_changes: AllowSafetyOpt = False,
         counts = ", ".join(f"{n} {k}" for k, n in stats["entries"].items() if n)
         typer.echo(f"Knowledge base is valid ({' + '.join(stats['layers'])}): {counts}; "
                    f"{stats['edges']} graph links.")
+        if knowledge.changes:
+            typer.echo(f"Changes to entries below ({len(knowledge.changes)}):")
+            for change in knowledge.changes:
+                safety = f" - SAFETY CHANGE: {change.safety}" if change.safety else ""
+                typer.echo(f"  {change.describe()}{safety}")
         return
     render.mapping(summary, format.value, "Knowledge base is valid")
 
 
 @kb_app.command("list")
 def list_(
-    kind: Annotated[str, typer.Argument(help="exercises, muscles, injuries, symptoms, goals, "
-                                             "phases, equipment, rules, red-flags, conditions, "
-                                             "protocols, levels, qualities, sources, claims "
-                                             "or facts.")],
+    kind: Annotated[str, typer.Argument(
+        metavar="KIND", help="exercises, muscles, injuries, symptoms, goals, phases, equipment, "
+        "rules, red-flags, conditions, protocols, levels, qualities, sources, claims or facts.",
+        autocompletion=complete_kinds)],
     kb: KbOpt = None, allow_safety_changes: AllowSafetyOpt = False,
-        if knowledge.changes:
-            typer.echo(f"Changes to entries below ({len(knowledge.changes)}):")
-            for change in knowledge.changes:
-                safety = f" - SAFETY CHANGE: {change.safety}" if change.safety else ""
-                typer.echo(f"  {change.describe()}{safety}")
     format: FormatOpt = Format.text,
 ) -> None:
     """List the entries of one kind."""
@@ -68,7 +79,8 @@ def list_(
 
 @kb_app.command()
 def show(
-    entry_id: Annotated[str, typer.Argument(metavar="ID", help="Any id, e.g. clamshell.")],
+    entry_id: Annotated[str, typer.Argument(metavar="ID", help="Any id, e.g. clamshell.",
+                                            autocompletion=complete_ids("*"))],
     kb: KbOpt = None, allow_safety_changes: AllowSafetyOpt = False,
     format: FormatOpt = Format.text,
 ) -> None:
@@ -81,7 +93,9 @@ def show(
 
 @kb_app.command()
 def graph(
-    format: Annotated[GraphFormat, typer.Option("--format", "-f", help="Export format.")
+    format: Annotated[GraphFormat, typer.Option(
+        "--format", "-f", help="Export format.", parser=one_of(GraphFormat, "a graph format"),
+        metavar="dot|graphml|json|mermaid", autocompletion=complete_graph_formats)
                       ] = GraphFormat.dot,
     output: Annotated[Path | None, typer.Option("--output", "-o",
                                                 help="Write to this file (default: stdout).",

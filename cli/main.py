@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
+import errno
+import io
 import os
 import sys
 import traceback
@@ -29,27 +32,50 @@ from kbrun.cli.options import (
     SettingOpt,
     StageOpt,
     SymptomOpt,
+    complete_ids,
 )
+from kbrun.cli.render import OutputError, terminal_text
 
 if TYPE_CHECKING:
     from kbrun.engine.knowledge import KnowledgeBase
     from kbrun.engine.profile import Profile
 
-_state = {"debug": False}
+_state = {"debug": False, "stdout_failed": False}
+
+# The exit status when the reader of stdout has gone (`kbrun ... | head -1`): 128 + SIGPIPE,
+# what a shell reports for a Unix tool that the broken pipe ended; nothing is printed.
+EXIT_BROKEN_PIPE = 141
+# `-h` as well as `--help`, on every command
+CONTEXT = {"help_option_names": ["-h", "--help"]}
 
 
 class KbrunGroup(TyperGroup):
     """Turns every input error into one `Error: ...` line on stderr and exit code 2, and an
-    unexpected failure into one line and exit code 1 (with the traceback under --debug)."""
+    unexpected failure into one line and exit code 1 (with the traceback under --debug); stdout
+    that cannot be written is exit 2 (a quiet EXIT_BROKEN_PIPE when its reader has gone)."""
 
     def main(self, args: Sequence[str] | None = None, prog_name: str | None = None,
              complete_var: str | None = None, standalone_mode: bool = True,
              windows_expand_args: bool = True, **extra: Any) -> Any:
+        try:
+            result = self._checked_main(args, prog_name, complete_var, windows_expand_args,
+                                        **extra)
+        except OutputError as err:  # also when writing the help or an error's stdout part
+            sys.exit(output_failed(err))
+        if not standalone_mode:
+            return result
+        sys.exit(result if isinstance(result, int) else 0)
+
+    def _checked_main(self, args: Sequence[str] | None, prog_name: str | None,
+                      complete_var: str | None, windows_expand_args: bool, **extra: Any
+                      ) -> Any:
         from kbrun.engine.errors import KbrunError
 
         try:
-            result = super().main(args, prog_name, complete_var, standalone_mode=False,
-                                  windows_expand_args=windows_expand_args, **extra)
+            return super().main(args, prog_name, complete_var, standalone_mode=False,
+                                windows_expand_args=windows_expand_args, **extra)
+        except OutputError:
+            raise
         except typer.Abort:
             typer.echo("Aborted.", err=True)
             sys.exit(1)
@@ -57,7 +83,7 @@ class KbrunGroup(TyperGroup):
             if type(err).__name__ == "NoArgsIsHelpError":  # bare `kbrun`: show the help
                 typer.echo(err.format_message())
                 sys.exit(0)
-            typer.echo(f"Error: {err.format_message()}", err=True)
+            error(err.format_message())
             sys.exit(err.exit_code)
         except KbrunError as err:
             _report_kb_error(err)
@@ -67,26 +93,38 @@ class KbrunGroup(TyperGroup):
         except Exception as err:  # noqa: BLE001 - the one place a bug is reported
             if _state["debug"]:
                 traceback.print_exc()
-            typer.echo(f"Error: internal error ({type(err).__name__}: {err}); re-run with "
-                       "--debug for the traceback and report it.", err=True)
+            error(f"internal error ({type(err).__name__}: {err}); re-run with --debug for the "
+                  "traceback and report it.")
             sys.exit(1)
-        if not standalone_mode:
-            return result
-        sys.exit(result if isinstance(result, int) else 0)
+
+
+def error(message: str) -> None:
+    """The one `Error: ...` line on stderr (one line, whatever the message holds)."""
+    typer.echo(f"Error: {terminal_text(message)}", err=True)
+
+
+def output_failed(err: OutputError) -> int:
+    """Report a stdout that cannot be written; the exit code to end with."""
+    _state["stdout_failed"] = True  # what is left in its buffer is not written again
+    if err.errno == errno.EPIPE:
+        return EXIT_BROKEN_PIPE
+    error(str(err))
+    return 2
 
 
 def _report_kb_error(err: Exception) -> None:
     errors = getattr(err, "errors", None)
     if errors and len(errors) > 1:
         for item in errors:
-            typer.echo(str(item), err=True)
-        typer.echo(f"Error: the knowledge base has {len(errors)} errors (listed above)", err=True)
+            typer.echo(terminal_text(item), err=True)
+        error(f"the knowledge base has {len(errors)} errors (listed above)")
     else:
-        typer.echo(f"Error: {err}", err=True)
+        error(str(err))
 
 
-app = typer.Typer(cls=KbrunGroup, no_args_is_help=True, add_completion=False,
+app = typer.Typer(cls=KbrunGroup, no_args_is_help=True, add_completion=True,
                   pretty_exceptions_enable=False, rich_markup_mode=None,
+                  context_settings=CONTEXT,
                   help="kbrun: which leg-strength exercises a runner should do, how much, and why.")
 
 
@@ -110,7 +148,8 @@ def cli(
 
 
 def load(kb_dirs: Sequence[Path] | None, allow_safety_changes: bool = False) -> KnowledgeBase:
-    """The knowledge base with the --kb folders layered over the built-in one."""
+    """The knowledge base with the --kb folders layered over the built-in one; a file in those
+    folders that is not read as knowledge gets a `Warning:` line on stderr."""
     from kbrun.engine import load_kb
 
     kb = load_kb(kb_dirs or (), allow_safety_changes=allow_safety_changes)
@@ -133,6 +172,7 @@ def profile_of(kb: KnowledgeBase, options: dict[str, Any]) -> Profile:
 
 @app.command()
 def advise(
+    ctx: typer.Context,
     symptom: SymptomOpt = None, injury: InjuryOpt = None, goal: GoalOpt = None,
     phase: PhaseOpt = None, level: LevelOpt = None, equipment: EquipmentOpt = None,
     setting: SettingOpt = None, red_flag: RedFlagOpt = None, pain: PainOpt = None,
@@ -155,6 +195,12 @@ def advise(
 
     if jobs is not None and batch is None:
         raise typer.BadParameter("--jobs only applies to --batch", param_hint="'--jobs'")
+    source = ctx.get_parameter_source("format")
+    if batch is not None and format is not Format.json and source is not None \
+            and source.name not in ("DEFAULT", "DEFAULT_MAP"):
+        raise typer.BadParameter(f"--batch prints JSON lines, one per runner; drop --format "
+                                 f"{format.value} (or give --format json)",
+                                 param_hint="'--format'")
     knowledge = load(kb, allow_safety_changes)
     if batch is not None:
         flags = (symptom, injury, goal, phase, level, equipment, setting, red_flag, pain, stage,
@@ -169,7 +215,8 @@ def advise(
     render.advice(result, knowledge, format.value, trace=trace)
 
 
-ExerciseArg = Annotated[str, typer.Argument(metavar="EXERCISE", help="An exercise id or name.")]
+ExerciseArg = Annotated[str, typer.Argument(metavar="EXERCISE", help="An exercise id or name.",
+                                            autocompletion=complete_ids("exercise"))]
 
 
 def _explanation_command(name: str, answer: str, doc: str) -> None:
@@ -217,17 +264,62 @@ def main() -> None:
     interpreter's teardown (freeing every object of the knowledge base and the Rete network one
     by one) would add a tenth of a second to every command and change nothing.
     """
+    _guard_stdout()
     try:
-        app()
+        app(prog_name="kbrun")
     except SystemExit as done:
         code = done.code
     else:
         code = 0
     if code is not None and not isinstance(code, int):
         raise SystemExit(code)  # a message: the interpreter prints it
-    try:
-        sys.stdout.flush()
-        sys.stderr.flush()
-    except (OSError, ValueError):
-        raise SystemExit(code) from None  # let the interpreter report what it can
-    os._exit(code or 0)
+    code = code or 0
+    if not _state["stdout_failed"]:
+        try:
+            sys.stdout.flush()
+        except OutputError as err:
+            failed = output_failed(err)
+            code = code or failed
+    with contextlib.suppress(OSError, ValueError, AttributeError):
+        sys.stderr.flush()  # else nowhere is left to say anything
+    os._exit(code)
+
+
+class _Stdout(io.FileIO):
+    """File descriptor 1, whose write errors are OutputError: a full disk, a closed stdout or
+    a broken pipe ends kbrun with one line (or quietly), not as a bug."""
+
+    def write(self, data: Any, /) -> int:
+        try:
+            return super().write(data)
+        except OSError as err:
+            raise OutputError(err.errno, err.strerror) from None
+
+
+def _guard_stdout() -> None:
+    """Give kbrun a stdout that reports what goes wrong and never fails to encode.
+
+    A closed stdout or stderr (`kbrun ... >&-`) is taken by /dev/null first, so that no file
+    kbrun opens lands on it; stdout's, opened read-only, makes every write fail (EBADF): the
+    output is refused with an error, not lost in silence. Characters the stdout encoding
+    cannot hold (PYTHONIOENCODING=ascii, a latin-1 terminal) are replaced, never a crash.
+    """
+    for fd, flags in ((1, os.O_RDONLY), (2, os.O_WRONLY)):
+        try:
+            os.fstat(fd)
+        except OSError:
+            spare = os.open(os.devnull, flags)
+            if spare != fd:
+                os.dup2(spare, fd)
+                os.close(spare)
+    current = sys.stdout
+    if os.name == "nt" and isinstance(current, io.TextIOWrapper) and current.isatty():
+        current.reconfigure(errors="replace")  # the console: it takes any character
+        return
+    encoding = getattr(current, "encoding", None) or "utf-8"
+    if current is not None:
+        with contextlib.suppress(OSError, ValueError):
+            current.flush()
+    sys.stdout = io.TextIOWrapper(io.BufferedWriter(_Stdout(1, "w", closefd=False)),
+                                  encoding=encoding, errors="replace",
+                                  line_buffering=os.isatty(1))

@@ -1,16 +1,42 @@
-"""Rendering engine results as text (rich), JSON and Markdown. No reasoning happens here."""
+"""Rendering engine results as text (rich), JSON and Markdown. No reasoning happens here.
+
+Everything a renderer prints comes from data: the knowledge base (its YAML and any `--kb`
+folder), a profile, a batch line. None of it may act on the reader's terminal or change the
+structure of a Markdown note, so each value goes through one of two sanitisers on its way out:
+
+- `terminal_text` (text output, and every `Error:` line): one line; line breaks and tabs become
+  one space; any other control character (C0, DEL, C1), a bidirectional override or isolate,
+  and a lone surrogate becomes a visible escape (`\\x1b`, `\\u202e`). Text output is printed by
+  a rich console with markup and emoji codes off, so `[bold]` or `[/]` in a name is printed as
+  written.
+- `markdown_text` (Markdown output): `terminal_text`, then `&`, `<` and `>` as HTML entities
+  (no raw HTML), and a backslash before every character that Markdown would read as structure
+  (`\\ ` * _ [ ] | # ~` anywhere, and a list or heading marker at the start), so a name cannot
+  open a link, a table cell, a heading or an emphasis. `markdown_code` puts a value in a code
+  span whose fence no backtick in it can close; `_fenced` does the same for a code block.
+
+JSON stays the exact data (json escapes C0 control characters); `json_text` also writes DEL,
+C1, bidirectional controls, line separators and lone surrogates as `\\uXXXX` escapes, and every
+non-ASCII character when stdout cannot encode it: the same value once parsed.
+
+As a last net, whatever reaches stdout through `write` or the rich console has its control
+characters (other than the line breaks kbrun put there itself) made visible the same way.
+"""
 
 from __future__ import annotations
 
+import codecs
 import json
+import os
+import re
 import shutil
-from collections.abc import Mapping, Sequence
+import sys
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
-
-import typer
 
 if TYPE_CHECKING:
     from rich.console import Console
+    from rich.text import Text
 
     from kbrun.engine.advice import Advice
     from kbrun.engine.knowledge import KnowledgeBase
@@ -19,38 +45,240 @@ if TYPE_CHECKING:
 # warnings a runner must read before the session: referrals and pain above the limit
 TOP_WARNINGS = ("red-flag", "pain")
 
+# -- sanitising ----------------------------------------------------------------------------------
 
-def escape(text: str) -> str:
-    """Text printed through rich with markup on, with its own square brackets kept literal."""
-    from rich.markup import escape as rich_escape
+# Line breaks (and tabs): in a one-line value they become one space, so a name cannot start a
+# line of its own (a forged warning, a Markdown heading or list item).
+_BREAK = re.compile(r"[\t\n\v\f\r\x1c-\x1f\x85\u2028\u2029]")
+_BREAKS = re.compile(r"\s*[\t\n\v\f\r\x1c-\x1f\x85\u2028\u2029]\s*")
+# What must never reach a terminal raw: C0 controls (ESC starts every escape sequence, BEL ends
+# an OSC title or hyperlink), DEL, C1 controls (0x9b is a one-byte CSI, 0x9d an OSC), the
+# bidirectional embeddings, overrides, isolates and marks (they reorder what a line shows),
+# and lone surrogates (which no encoder can write).
+_UNSAFE_CHARS = (r"\x00-\x1f\x7f-\x9f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069"
+                 r"\ud800-\udfff")
+_UNSAFE = re.compile(f"[{_UNSAFE_CHARS}]")
+# the same, in a whole block of output, where kbrun's own line breaks stay
+_UNSAFE_IN_BLOCK = re.compile(f"(?![\\n])[{_UNSAFE_CHARS}]")
 
-    return rich_escape(text)
+
+def _visible(match: re.Match[str]) -> str:
+    code = ord(match.group())
+    return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}"
 
 
-def console() -> Console:
-    from rich.console import Console
+def terminal_text(value: object) -> str:
+    """A value as one line of text that cannot act on a terminal (see the module doc)."""
+    text = "" if value is None else str(value)
+    if _BREAK.search(text):
+        text = _BREAKS.sub(" ", text).strip()
+    return _UNSAFE.sub(_visible, text)
 
-    width = max(100, shutil.get_terminal_size((120, 24)).columns)
-    return Console(width=width, highlight=False, soft_wrap=False)
+
+def _safe_block(text: str) -> str:
+    """Several lines of output with every control character but the line break made visible:
+    the net under the per-value sanitisers."""
+    return _UNSAFE_IN_BLOCK.sub(_visible, text)
+
+
+_MD_ENTITIES = {"&": "&amp;", "<": "&lt;", ">": "&gt;"}
+# characters Markdown (CommonMark and GitHub's tables, strikethrough) reads as structure
+_MD_ACTIVE = re.compile(r"[\\`*_\[\]|#~&<>]")
+# at the start of a value: a list item, a heading underline or a numbered item
+_MD_LEADING = re.compile(r"^(?:[-+=]|(\d+)([.)]))")
+
+
+def markdown_text(value: object) -> str:
+    """A value as inline Markdown that shows exactly as written (see the module doc)."""
+    if isinstance(value, (list, tuple)):
+        return ", ".join(markdown_text(item) for item in value)
+    text = _MD_ACTIVE.sub(lambda m: _MD_ENTITIES.get(m.group(), "\\" + m.group()),
+                          terminal_text(value))
+    return _MD_LEADING.sub(lambda m: (f"{m.group(1)}\\{m.group(2)}" if m.group(1)
+                                      else "\\" + m.group()), text)
+
+
+def markdown_code(value: object) -> str:
+    """A value as a Markdown code span: a fence longer than any run of backticks inside."""
+    text = terminal_text(value)
+    if not text:
+        return ""
+    fence = "`" * (max(map(len, re.findall("`+", text)), default=0) + 1)
+    pad = " " if text[0] == "`" or text[-1] == "`" else ""
+    return f"{fence}{pad}{text}{pad}{fence}"
+
+
+def _fenced(lines: Sequence[str]) -> list[str]:
+    """Lines (each already one sanitised line) as a Markdown code block that none of them can
+    close."""
+    runs = [len(run) for line in lines for run in re.findall("`+", line)]
+    fence = "`" * max(3, max(runs, default=0) + 1)
+    return [fence, *lines, fence]
+
+
+# -- writing -------------------------------------------------------------------------------------
+
+# Text output to a file or a pipe, with no COLUMNS: wide enough for the session table.
+PIPE_WIDTH = 120
+# The narrowest layout drawn: a six-column table cannot fold into less (COLUMNS=5 draws 20).
+MIN_WIDTH = 20
+
+
+def width() -> int:
+    """The width text output is laid out to: COLUMNS when set, else the terminal's, else
+    PIPE_WIDTH; never under MIN_WIDTH."""
+    columns = os.environ.get("COLUMNS", "")
+    if columns.isdigit() and int(columns) > 0:
+        chosen = int(columns)
+    elif _isatty(sys.stdout):
+        chosen = shutil.get_terminal_size((PIPE_WIDTH, 24)).columns
+    else:
+        chosen = PIPE_WIDTH
+    return max(MIN_WIDTH, chosen)
+
+
+def _isatty(stream: Any) -> bool:
+    try:
+        return bool(stream.isatty())
+    except (AttributeError, ValueError, OSError):
+        return False
+
+
+class OutputError(Exception):
+    """Writing to stdout failed: a closed stdout, a full disk, a broken pipe. Not an OSError,
+    so that nothing between the write and the command line takes it for another failure."""
+
+    def __init__(self, errno: int | None, strerror: str | None) -> None:
+        super().__init__(errno, strerror)
+        self.errno = errno
+        self.strerror = strerror or "write error"
+
+    def __str__(self) -> str:
+        import errno as codes
+
+        if self.errno == codes.EBADF:
+            return ("cannot write the output: stdout is closed; run kbrun with stdout open "
+                    "(redirect it to a file, or to /dev/null to discard it)")
+        if self.errno == codes.ENOSPC:
+            return ("cannot write the output: no space left on device (stdout); free some "
+                    "space or send the output elsewhere")
+        return (f"cannot write the output: {self.strerror.lower()} (stdout); check where "
+                "stdout goes, or send the output elsewhere")
+
+
+def write(text: str) -> None:
+    """Print lines of text or Markdown on stdout (their control characters made visible)."""
+    _put(_safe_block(text))
+
+
+def _put(line: str) -> None:
+    out = sys.stdout
+    if out is None:  # no stdout at all (kbrun's main() gives it one that reports the error)
+        import errno
+
+        raise OutputError(errno.EBADF, "stdout is closed")
+    out.write(line + "\n")
+    out.flush()
+
+
+def _utf_stdout() -> bool:
+    encoding = getattr(sys.stdout, "encoding", None) or "utf-8"
+    try:
+        return codecs.lookup(encoding).name.startswith("utf")
+    except LookupError:
+        return False
+
+
+# in JSON text, characters outside strings are ASCII: these can only be inside strings
+_JSON_UNSAFE = re.compile(r"[\x7f-\x9f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069\u2028\u2029"
+                          r"\ud800-\udfff]")
+_NON_ASCII = re.compile(r"[^\x00-\x7f]")
+
+
+def _json_escape(match: re.Match[str]) -> str:
+    code = ord(match.group())
+    if code > 0xFFFF:
+        code -= 0x10000
+        return f"\\u{0xD800 + (code >> 10):04x}\\u{0xDC00 + (code & 0x3FF):04x}"
+    return f"\\u{code:04x}"
+
+
+def json_text(text: str) -> str:
+    """JSON text with the characters a terminal would act on (and, when stdout cannot encode
+    them, every non-ASCII character) written as escapes: the same value once parsed."""
+    return (_JSON_UNSAFE if _utf_stdout() else _NON_ASCII).sub(_json_escape, text)
 
 
 def emit_json(data: Any) -> None:
-    typer.echo(json.dumps(data, indent=2, ensure_ascii=False, sort_keys=False))
+    _put(json_text(json.dumps(data, indent=2, ensure_ascii=False)))
 
 
-def _md_cell(value: Any) -> str:
+def console() -> Console:
+    """A rich console for text output: markup, emoji codes and highlighting off (data is printed
+    as written), laid out to `width()`, colour as rich decides (NO_COLOR, TERM=dumb and a
+    pipe turn it off), with the control-character net under every segment it draws."""
+    return _console_class()(width=width(), highlight=False, soft_wrap=False, markup=False,
+                            emoji=False)
+
+
+_CONSOLE: list[type] = []
+
+
+def _console_class() -> Any:
+    if not _CONSOLE:
+        from rich.console import Console
+        from rich.segment import Segment
+
+        class SafeConsole(Console):
+            def render(self, renderable: Any, options: Any = None) -> Iterable[Segment]:
+                for segment in super().render(renderable, options):
+                    if segment.control or not _UNSAFE_IN_BLOCK.search(segment.text):
+                        yield segment
+                    else:
+                        yield Segment(_safe_block(segment.text), segment.style)
+
+        _CONSOLE.append(SafeConsole)
+    return _CONSOLE[0]
+
+
+def _line(*parts: str | tuple[str, str]) -> Text:
+    """One line of text output: each part is data (made safe by terminal_text), a (text, style)
+    pair is styled."""
+    from rich.text import Text
+
+    line = Text()
+    for part in parts:
+        if isinstance(part, tuple):
+            line.append(terminal_text(part[0]), style=part[1])
+        else:
+            line.append(terminal_text(part))
+    return line
+
+
+def _cell(*lines: object) -> str:
+    """A table cell of several lines, each a value made safe."""
+    return "\n".join(terminal_text(line) for line in lines)
+
+
+def _plain(value: Any) -> str:
+    """A listing's value as text: a list joined with commas."""
     if isinstance(value, (list, tuple)):
-        value = ", ".join(str(v) for v in value)
-    return str(value if value is not None else "").replace("|", "\\|").replace("\n", " ")
+        return ", ".join(terminal_text(v) for v in value)
+    return terminal_text(value)
 
 
 def md_table(headers: list[str], rows: list[list[Any]]) -> str:
-    lines = ["| " + " | ".join(headers) + " |", "|" + "---|" * len(headers)]
-    lines += ["| " + " | ".join(_md_cell(c) for c in row) + " |" for row in rows]
+    """A Markdown table of kbrun's own headers; every cell a value made safe by markdown_text."""
+    lines = ["| " + " | ".join(headers) + " |",
+             "|" + "---|" * len(headers)]
+    lines += ["| " + " | ".join(markdown_text(c) for c in row) + " |" for row in rows]
     return "\n".join(lines)
 
 
 # -- advice --------------------------------------------------------------------------------------
+
+Escape = Callable[[object], str]
+
 
 def _dose_cells(rec: Any) -> tuple[str, str]:
     p = rec.prescription
@@ -58,15 +286,15 @@ def _dose_cells(rec: Any) -> tuple[str, str]:
     return p.summary(), f"{p.load}{rest}"
 
 
-def _profile_line(advice: Advice) -> str:
+def _profile_line(advice: Advice, esc: Escape = terminal_text) -> str:
     p = advice.profile
-    parts = [f"phase {p.phase}", f"level {p.level}"]
+    parts = [f"phase {esc(p.phase)}", f"level {esc(p.level)}"]
     for label, values in (("symptoms", p.symptoms), ("injuries", p.injuries),
                           ("goals", p.goals), ("red flags", p.red_flags)):
         if values:
-            parts.append(f"{label} {', '.join(values)}")
+            parts.append(f"{label} {', '.join(map(esc, values))}")
     if p.pain is not None:
-        parts.append(f"pain {p.pain}/10")
+        parts.append(f"pain {esc(p.pain)}/10")
     return "; ".join(parts)
 
 
@@ -104,33 +332,34 @@ def advice(result: Advice, kb: KnowledgeBase, fmt: str, *, trace: bool = False) 
         emit_json(result.to_dict(trace=trace))
         return
     if fmt == "markdown":
-        typer.echo(advice_markdown(result, trace=trace))
+        write(advice_markdown(result, trace=trace))
         return
     from rich.table import Table
 
     out = console()
     for warning in result.warnings:
         if warning.urgent:
-            out.print(f"[bold reverse] {escape(warning.message)} [/bold reverse]")
+            out.print(_line((f" {terminal_text(warning.message)} ", "bold reverse")))
         elif warning.kind in TOP_WARNINGS:
-            out.print(f"[bold]! {escape(warning.message)}[/bold]")
-    out.print(f"[bold]kbrun session[/bold] — {_profile_line(result)}")
+            out.print(_line((f"! {terminal_text(warning.message)}", "bold")))
+    out.print(_line(("kbrun session", "bold"), " — ", _profile_line(result)))
     low, high = result.sessions_per_week
     if result.recommendations:
         out.print(f"{low}-{high} sessions a week" if low != high else f"{low} session(s) a week")
     suspected = "" if result.urgent else _findings_line(result, "injury")
     if suspected:
-        out.print(f"Suspected: {suspected}")
+        out.print(_line("Suspected: ", suspected))
     if result.stage and result.recommendations:
-        out.print(f"Injury stage: {result.stage} ({result.stage_cause})")
+        out.print(_line(f"Injury stage: {terminal_text(result.stage)} "
+                        f"({terminal_text(result.stage_cause)})"))
     for protocol in result.protocols:
-        out.print(f"Protocol: {protocol.name} — {protocol.summary} "
-                  f"({', '.join(protocol.sources)})", markup=False)
+        out.print(_line("Protocol: ", protocol.name, " — ", protocol.summary, " (",
+                        ", ".join(map(terminal_text, protocol.sources)), ")"))
     protected = [f.id for f in result.findings if f.kind == "protected-region"]
     if protected:
-        out.print(f"Protected regions: {', '.join(protected)}")
+        out.print(_line("Protected regions: ", ", ".join(map(terminal_text, protected))))
     if result.size_limit:
-        out.print(f"At most {result.size_limit[0]} exercises: {result.size_limit[1]}", markup=False)
+        out.print(_line(f"At most {result.size_limit[0]} exercises: ", result.size_limit[1]))
     table = Table(show_lines=True, header_style="bold")
     for column in ("#", "Exercise", "Sets x reps", "Load", "Why", "How"):
         table.add_column(column, overflow="fold")
@@ -138,62 +367,64 @@ def advice(result: Advice, kb: KnowledgeBase, fmt: str, *, trace: bool = False) 
     for rec in result.recommendations:
         if rec.section != current:
             current = rec.section
-            table.add_row("", f"[bold]{_section_name(result, rec.section)}[/bold]", "", "", "", "")
+            table.add_row("", _line((_section_name(result, rec.section), "bold")), "", "", "", "")
         dose, load = _dose_cells(rec)
         extra = _extra_dose(rec)
-        table.add_row(str(rec.rank), rec.name, dose + (f"\n{extra}" if extra else ""), load,
-                      rec.reasons[0], "\n".join(f"- {c}" for c in rec.cues))
+        table.add_row(str(rec.rank), _cell(rec.name), _cell(dose, *([extra] if extra else [])),
+                      _cell(load), _cell(rec.reasons[0]), _cell(*(f"- {c}" for c in rec.cues)))
     if result.recommendations:
         out.print(table)
     else:
-        out.print("[bold]No exercise session.[/bold] See the warnings.")
+        out.print(_line(("No exercise session.", "bold"), " See the warnings."))
     if result.schedule:
-        out.print("[bold]When[/bold]")
+        out.print(_line(("When", "bold")))
         for note in result.schedule:
-            follows = f" (follows {note.follows})" if note.follows else ""
-            out.print(f"  - {note.note}{follows}")
+            out.print(_line("  - ", note.note,
+                            f" (follows {terminal_text(note.follows)})" if note.follows else ""))
     groups = [] if result.urgent else _avoid_groups(result)
     if groups:
-        out.print("[bold]Avoid[/bold]")
+        out.print(_line(("Avoid", "bold")))
         for reason, names in groups[:10]:
-            out.print(f"  - {', '.join(names)}: {reason}", markup=False)
+            out.print(_line("  - ", ", ".join(map(terminal_text, names)), ": ", reason))
         if len(groups) > 10:
             out.print(f"  ... and {len(groups) - 10} more reasons (--format json lists all)")
     rest = [w for w in result.warnings if not w.urgent and w.kind not in TOP_WARNINGS]
     if rest:
-        out.print("[bold]Warnings[/bold]")
+        out.print(_line(("Warnings", "bold")))
         for warning in rest:
-            out.print(f"  ! {warning.kind}: {warning.message}", markup=False)
+            out.print(_line("  ! ", warning.kind, ": ", warning.message))
     if trace:
         from kbrun.engine.inference import trace_records
 
-        out.print("[bold]Trace[/bold]")
+        out.print(_line(("Trace", "bold")))
         for step in trace_records(result.consultation):
-            out.print(f"  {step['step']:4d} {step['rule']}: {'; '.join(step['matched'])} "
-                      f"=> {'; '.join(step['asserted'])}", markup=False)
+            out.print(_line(f"  {step['step']:4d} ", step["rule"], ": ",
+                            "; ".join(map(terminal_text, step["matched"])), " => ",
+                            "; ".join(map(terminal_text, step["asserted"]))))
     out.print("Ask why: kbrun why EXERCISE (same options) · why not: kbrun why-not EXERCISE")
 
 
 def advice_markdown(result: Advice, *, trace: bool = False) -> str:
+    md = markdown_text
     lines = ["# kbrun session", ""]
     for warning in result.warnings:
         if warning.urgent or warning.kind in TOP_WARNINGS:
-            lines += [f"> **{warning.message}**", ""]
-    lines += [f"_{_profile_line(result)}_", ""]
+            lines += [f"> **{md(warning.message)}**", ""]
+    lines += [f"_{_profile_line(result, md)}_", ""]
     low, high = result.sessions_per_week
     if result.recommendations:
         lines.append(f"Sessions a week: {low}-{high}" if low != high
                      else f"Sessions a week: {low}")
         lines.append("")
     if result.stage and result.recommendations:
-        lines += [f"Injury stage: **{result.stage}** ({result.stage_cause})", ""]
+        lines += [f"Injury stage: **{md(result.stage)}** ({md(result.stage_cause)})", ""]
     for protocol in result.protocols:
-        lines += [f"Protocol: **{protocol.name}** — {protocol.summary} "
-                  f"({', '.join(protocol.sources)})", ""]
+        lines += [f"Protocol: **{md(protocol.name)}** — {md(protocol.summary)} "
+                  f"({md(protocol.sources)})", ""]
     if not result.recommendations:
         lines += ["**No exercise session.** See the warnings.", ""]
     for section in result.sections:
-        lines += [f"## {section.name}", ""]
+        lines += [f"## {md(section.name)}", ""]
         rows = []
         for rec in result.recommendations:
             if rec.section != section.id:
@@ -204,21 +435,23 @@ def advice_markdown(result: Advice, *, trace: bool = False) -> str:
                          rec.reasons[0], " / ".join(rec.cues)])
         lines += [md_table(["#", "Exercise", "Sets x reps", "Load", "Why", "How"], rows), ""]
     if result.schedule:
-        lines += ["## When", ""] + [f"- {n.note}" + (f" (follows `{n.follows}`)" if n.follows
-                                                      else "") for n in result.schedule] + [""]
+        lines += ["## When", ""] + [f"- {md(n.note)}" + (f" (follows {markdown_code(n.follows)})"
+                                                        if n.follows else "")
+                                    for n in result.schedule] + [""]
     groups = [] if result.urgent else _avoid_groups(result)
     if groups:
-        lines += ["## Avoid", ""] + [f"- **{', '.join(names)}**: {reason}"
+        lines += ["## Avoid", ""] + [f"- **{md(names)}**: {md(reason)}"
                                      for reason, names in groups] + [""]
     rest = [w for w in result.warnings if not w.urgent and w.kind not in TOP_WARNINGS]
     if rest:
-        lines += ["## Warnings", ""] + [f"- **{w.kind}**: {w.message}" for w in rest]
+        lines += ["## Warnings", ""] + [f"- **{md(w.kind)}**: {md(w.message)}" for w in rest]
     if trace:
         from kbrun.engine.inference import trace_records
 
         lines += ["", "## Trace", ""]
-        lines += [f"{s['step']}. `{s['rule']}`: {'; '.join(s['matched'])} → "
-                  f"{'; '.join(s['asserted'])}" for s in trace_records(result.consultation)]
+        lines += [f"{s['step']}. {markdown_code(s['rule'])}: {'; '.join(map(md, s['matched']))} "
+                  f"→ {'; '.join(map(md, s['asserted']))}"
+                  for s in trace_records(result.consultation)]
     return "\n".join(lines)
 
 
@@ -231,16 +464,16 @@ def rows(items: Sequence[Mapping[str, Any]], fmt: str, title: str) -> None:
         return
     headers = [k for k in (items[0] if items else {"id": 0, "name": 0}) if k != "sources"]
     if fmt == "markdown":
-        typer.echo(f"# {title}\n\n" + md_table(headers, [[r.get(h) for h in headers]
-                                                       for r in items]))
+        write(f"# {markdown_text(title)}\n\n" + md_table(headers, [[r.get(h) for h in headers]
+                                                                 for r in items]))
         return
     from rich.table import Table
 
-    table = Table(title=title, header_style="bold")
+    table = Table(title=terminal_text(title), header_style="bold")
     for header in headers:
-        table.add_column(header, overflow="fold")
+        table.add_column(terminal_text(header), overflow="fold")
     for item in items:
-        table.add_row(*[_md_cell(item.get(h)).replace("\\|", "|") for h in headers])
+        table.add_row(*[_plain(item.get(h)) for h in headers])
     console().print(table)
 
 
@@ -250,40 +483,42 @@ def entry(data: Mapping[str, Any], fmt: str) -> None:
         emit_json(data)
         return
     skip = {"id", "kind", "name", "sources", "edges", "defined_at"}
-    attrs = [(k, v) for k, v in data.items() if k not in skip]
+    attrs = [(k, json.dumps(v, ensure_ascii=False) if isinstance(v, (dict, list)) else v)
+             for k, v in data.items() if k not in skip]
     if fmt == "markdown":
-        lines = [f"# {data['name']} (`{data['id']}`, {data['kind']})", ""]
-        lines += [f"- **{k}**: {_md_cell(json.dumps(v) if isinstance(v, dict) else v)}"
-                  for k, v in attrs]
-        lines += ["", "## Sources", ""] + [f"- {s['id']}" + (f": {s['title']}" if s.get("title")
-                                                          else "") for s in data["sources"]]
+        md = markdown_text
+        lines = [f"# {md(data['name'])} ({markdown_code(data['id'])}, {md(data['kind'])})", ""]
+        lines += [f"- **{md(k)}**: {md(v)}" for k, v in attrs]
+        lines += ["", "## Sources", ""] + [f"- {md(s['id'])}" + (f": {md(s['title'])}"
+                                                              if s.get("title") else "")
+                                           for s in data["sources"]]
         lines += ["", "## Links", "", md_table(
             ["from", "relation", "to", "details", "sources"],
             [[e["from"], e["relation"], e["to"], _details(e), e["sources"]]
              for e in data["edges"]])]
-        typer.echo("\n".join(lines))
+        write("\n".join(lines))
         return
     out = console()
-    out.print(f"[bold]{data['name']}[/bold] ({data['id']}, {data['kind']}) — {data['defined_at']}")
+    out.print(_line((data["name"], "bold"), f" ({terminal_text(data['id'])}, "
+                    f"{terminal_text(data['kind'])}) — ", data["defined_at"]))
     for key, value in attrs:
-        shown = json.dumps(value, ensure_ascii=False) if isinstance(value, (dict, list)) else value
-        out.print(f"  {key}: {shown}", markup=False)
-    out.print("[bold]Sources[/bold]")
+        out.print(_line(f"  {terminal_text(key)}: ", value))
+    out.print(_line(("Sources", "bold")))
     for source in data["sources"]:
-        quote = f' — "{source["quote"]}"' if source.get("quote") else ""
-        out.print(f"  - {source['id']}" + (f": {source['title']}" if source.get("title") else "")
-                  + quote, markup=False)
+        out.print(_line("  - ", source["id"],
+                        f": {terminal_text(source['title'])}" if source.get("title") else "",
+                        f' — "{terminal_text(source["quote"])}"' if source.get("quote") else ""))
     if data["edges"]:
-        out.print("[bold]Links[/bold]")
+        out.print(_line(("Links", "bold")))
         for edge in data["edges"]:
             details = _details(edge)
-            out.print(f"  {edge['from']} -[{edge['relation']}]-> {edge['to']}"
-                      + (f" ({details})" if details else "")
-                      + (f"  [{', '.join(edge['sources'])}]" if edge["sources"] else ""),
-                      markup=False)
+            out.print(_line(f"  {terminal_text(edge['from'])} -[{terminal_text(edge['relation'])}]"
+                            f"-> {terminal_text(edge['to'])}",
+                            f" ({terminal_text(details)})" if details else "",
+                            f"  [{_plain(edge['sources'])}]" if edge["sources"] else ""))
 
 
-def _details(edge: dict[str, Any]) -> str:
+def _details(edge: Mapping[str, Any]) -> str:
     return ", ".join(f"{k}={edge[k]}" for k in ("role", "weight", "reason", "phases")
                      if k in edge)
 
@@ -293,28 +528,31 @@ def mapping(data: Mapping[str, Any], fmt: str, title: str) -> None:
     if fmt == "json":
         emit_json(data)
         return
-    lines = [f"# {title}" if fmt == "markdown" else title]
+    md = fmt == "markdown"
+    esc: Escape = markdown_text if md else _plain
+    lines = [f"# {esc(title)}" if md else esc(title)]
     for key, value in data.items():
         if isinstance(value, dict):
-            lines.append(f"{'- ' if fmt == 'markdown' else ''}{key}:")
-            lines += [f"{'  - ' if fmt == 'markdown' else '  '}{k}: {v}" for k, v in value.items()]
+            lines.append(f"{'- ' if md else ''}{esc(key)}:")
+            lines += [f"{'  - ' if md else '  '}{esc(k)}: {esc(v)}" for k, v in value.items()]
         else:
-            shown = ", ".join(map(str, value)) if isinstance(value, list) else value
-            lines.append(f"{'- ' if fmt == 'markdown' else ''}{key}: {shown}")
-    typer.echo("\n".join(lines))
+            lines.append(f"{'- ' if md else ''}{esc(key)}: {esc(value)}")
+    write("\n".join(lines))
 
 
 # -- explanations --------------------------------------------------------------------------------
 
 def _tree_lines(node: Any, prefix: str = "", last: bool = True, top: bool = True) -> list[str]:
+    t = terminal_text
     branch = "" if top else ("└─ " if last else "├─ ")
+    sources = ", ".join(map(t, node.sources))
     if node.origin == "rule":
-        label = f"{node.fact}  ⇐ rule {node.rule}: {node.description} [{', '.join(node.sources)}]"
+        label = f"{t(node.fact)}  ⇐ rule {t(node.rule)}: {t(node.description)} [{sources}]"
     elif node.origin == "session":
-        label = f"{node.fact}  ⇐ {node.description}"
+        label = f"{t(node.fact)}  ⇐ {t(node.description)}"
     else:
-        cited = f" [{', '.join(node.sources)}]" if node.sources else ""
-        label = f"{node.fact}  ⇐ {node.origin}: {node.description}{cited}"
+        cited = f" [{sources}]" if node.sources else ""
+        label = f"{t(node.fact)}  ⇐ {t(node.origin)}: {t(node.description)}{cited}"
     lines = [prefix + branch + label]
     child_prefix = prefix + ("" if top else ("   " if last else "│  "))
     for index, premise in enumerate(node.premises):
@@ -328,28 +566,30 @@ def why(answer: Any, fmt: str) -> None:
         emit_json(answer.to_dict())
         return
     md = fmt == "markdown"
-    lines = [f"# Why {answer.name} ({answer.exercise})" if md
-             else f"Why {answer.name} ({answer.exercise})?"]
+    esc: Escape = markdown_text if md else terminal_text
+    name, exercise = esc(answer.name), esc(answer.exercise)
+    lines = [f"# Why {name} ({exercise})" if md else f"Why {name} ({exercise})?"]
     if not answer.recommended:
-        lines.append(answer.note)
-        typer.echo("\n".join(lines))
+        lines.append(esc(answer.note))
+        write("\n".join(lines))
         return
     lines += ["", "## Derivation" if md else "Derivation:", ""]
     tree = _tree_lines(answer.derivation)
-    lines += ["```", *tree, "```"] if md else tree
+    lines += _fenced(tree) if md else tree
     lines += ["", "## Score" if md else "Score:"]
     for item in answer.contributions:
-        lines.append(f"- {item['weight']:.3g}  {item['reason']}  ({', '.join(item['rules'])})")
-    lines.append(answer.combination)
+        lines.append(f"- {item['weight']:.3g}  {esc(item['reason'])}  "
+                     f"({', '.join(map(esc, item['rules']))})")
+    lines.append(esc(answer.combination))
     if answer.dose:
         lines += ["", "## Dose" if md else "Dose:"]
         for step in answer.dose:
             changes = ", ".join(f"{k}={v}" for k, v in step["changes"].items()) or "no change"
             follows = f"; follows {step['follows']}" if step["follows"] else ""
-            lines.append(f"- rule {step['rule']} (priority {step['priority']}): {changes}"
-                         f"{follows} [{', '.join(step['sources'])}]")
-    lines += ["", "## Rank" if md else "Rank:", answer.ranking]
-    typer.echo("\n".join(lines))
+            lines.append(f"- rule {esc(step['rule'])} (priority {esc(step['priority'])}): "
+                         f"{esc(changes)}{esc(follows)} [{', '.join(map(esc, step['sources']))}]")
+    lines += ["", "## Rank" if md else "Rank:", esc(answer.ranking)]
+    write("\n".join(lines))
 
 
 def why_not(answer: Any, fmt: str) -> None:
@@ -358,26 +598,29 @@ def why_not(answer: Any, fmt: str) -> None:
         emit_json(answer.to_dict())
         return
     md = fmt == "markdown"
+    esc: Escape = markdown_text if md else terminal_text
     titles = {"recommended": "it is recommended", "excluded": "a rule excluded it",
               "not-a-candidate": "nothing linked it to this profile",
               "ranked-out": "it ranked out of the session"}
-    lines = [(f"# Why not {answer.name} ({answer.exercise})" if md
-              else f"Why not {answer.name} ({answer.exercise})?"),
-             f"{'**' if md else ''}{titles[answer.case]}{'**' if md else ''}"]
+    name, exercise = esc(answer.name), esc(answer.exercise)
+    lines = [(f"# Why not {name} ({exercise})" if md else f"Why not {name} ({exercise})?"),
+             f"{'**' if md else ''}{titles[answer.case]}"
+             f"{'**' if md else ''}"]
     for reason in answer.reasons:
-        line = f"- {reason['message']}"
+        line = f"- {esc(reason['message'])}"
         if reason.get("rule"):
-            line += (f" (rule {reason['rule']}: {reason['description']} "
-                     f"[{', '.join(reason['sources'])}])")
+            line += (f" (rule {esc(reason['rule'])}: {esc(reason['description'])} "
+                     f"[{', '.join(map(esc, reason['sources']))}])")
         lines.append(line)
         if reason.get("facts"):
-            lines.append("  triggered by: " + "; ".join(reason["facts"]))
+            lines.append("  triggered by: " + "; ".join(map(esc, reason["facts"])))
     if answer.change:
-        lines.append(f"It would be in the session with {answer.change['option']} (rank "
-                     f"{answer.change['rank']}, score {answer.change['score']:.4f}).")
+        lines.append(f"It would be in the session with {esc(answer.change['option'])} (rank "
+                     f"{esc(answer.change['rank'])}, score {answer.change['score']:.4f}).")
     elif answer.tried:
-        lines.append("No single change brings it in (tried: " + ", ".join(answer.tried) + ").")
-    typer.echo("\n".join(lines))
+        lines.append("No single change brings it in (tried: "
+                     + ", ".join(map(esc, answer.tried)) + ").")
+    write("\n".join(lines))
 
 
 # -- import --------------------------------------------------------------------------------------
@@ -388,14 +631,16 @@ def import_report(report: Any, fmt: str) -> None:
         emit_json(report.to_dict())
         return
     md = fmt == "markdown"
+    esc: Escape = markdown_text if md else terminal_text
     bullet = "- " if md else "  "
-    commit = f", commit {report.commit[:12]}" if report.commit else ""
-    lines = [f"{'# ' if md else ''}Imported {report.dataset} ({report.records} records{commit}) "
-             f"into {report.out}"]
-    by_category = ", ".join(f"{n} {c}" for c, n in report.imported_by_category().items())
+    commit = f", commit {esc(report.commit[:12])}" if report.commit else ""
+    lines = [f"{'# ' if md else ''}Imported {esc(report.dataset)} ({report.records} records"
+             f"{commit}) into {esc(report.out)}"]
+    by_category = ", ".join(f"{n} {esc(c)}" for c, n in report.imported_by_category().items())
     lines.append(f"{bullet}{len(report.imported)} new exercises" + (f" ({by_category})"
                                                                     if by_category else ""))
-    examples = ", ".join(f"{link.exercise} <- {link.record}" for link in report.linked[:3])
+    examples = ", ".join(f"{esc(link.exercise)} {esc('<-')} {esc(link.record)}"
+                         for link in report.linked[:3])
     lines.append(f"{bullet}{len(report.linked)} linked to exercises kbrun already has"
                  + (f" ({examples}{', ...' if len(report.linked) > 3 else ''})"
                     if examples else ""))
@@ -403,15 +648,15 @@ def import_report(report: Any, fmt: str) -> None:
                  "imported variants")
     lines.append(f"{bullet}{len(report.skipped)} skipped:")
     for reason, count in report.skipped_by_reason().items():
-        lines.append(f"{'  - ' if md else '    '}{count:>4}  {reason}")
+        lines.append(f"{'  - ' if md else '    '}{count:>4}  {esc(reason)}")
     problems = [s for s in report.skipped if s.kind != "mapping"]
     for item in problems[:10]:
-        lines.append(f"{'  - ' if md else '    '}{report.path}:{item.line}: {item.record}: "
-                     f"{item.detail}")
-    lines.append(f"{bullet}files: " + ", ".join(report.files))
+        lines.append(f"{'  - ' if md else '    '}{esc(report.path)}:{item.line}: "
+                     f"{esc(item.record)}: {esc(item.detail)}")
+    lines.append(f"{bullet}files: " + ", ".join(map(esc, report.files)))
     if report.valid:
-        lines.append(f"The folder validates. Use it with: kbrun advise --kb {report.out} ...")
-    typer.echo("\n".join(lines))
+        lines.append(f"The folder validates. Use it with: kbrun advise --kb {esc(report.out)} ...")
+    write("\n".join(lines))
 
 
 def batch(kb: Any, source: str, *, trace: bool = False, jobs: int | None = None) -> None:
@@ -421,8 +666,9 @@ def batch(kb: Any, source: str, *, trace: bool = False, jobs: int | None = None)
     Raises typer.Exit(2) when any line failed (its error object is in the output), 1 when a
     line met a bug; ProfileError when the file cannot be read.
     """
-    import sys
     import time
+
+    import typer
 
     from kbrun.engine.batch import batch_results, default_jobs, fork_available
     from kbrun.engine.errors import ProfileError
@@ -446,13 +692,19 @@ def batch(kb: Any, source: str, *, trace: bool = False, jobs: int | None = None)
     try:
         # decoded line by line, so one undecodable line is that line's error, not the batch's
         lines = (raw.decode("utf-8", errors="replace") for raw in stream)
-        for result in batch_results(kb, lines, jobs=jobs, trace=trace):
-            if shared and progress:
-                progress.clear()
-            typer.echo(result.text)
-            tally.count(result)
-            if progress:
-                progress.draw(now=shared)
+        results = batch_results(kb, lines, jobs=jobs, trace=trace)
+        try:
+            for result in results:
+                if shared and progress:
+                    progress.clear()
+                _put(json_text(result.text))
+                tally.count(result)
+                if progress:
+                    progress.draw(now=shared)
+        finally:  # at once when writing fails (a broken pipe): the workers stop with it
+            close = getattr(results, "close", None)
+            if close is not None:
+                close()
     finally:
         if progress:
             progress.clear()
@@ -513,7 +765,6 @@ class _Progress:
 
     def draw(self, *, now: bool = False) -> None:
         """Redraw, unless the last drawing is less than EVERY_S old (and not `now`)."""
-        import sys
         import time
 
         at = time.monotonic()
@@ -528,7 +779,5 @@ class _Progress:
         sys.stderr.flush()
 
     def clear(self) -> None:
-        import sys
-
         sys.stderr.write("\r\x1b[K")
         sys.stderr.flush()
