@@ -61,23 +61,36 @@ def _advised(kb: KnowledgeBase, number: int, line: str, trace: bool
              ) -> tuple[contract.BatchLine, bool]:
     """The result object of one non-blank line, and whether it is an error object."""
     from kbrun.engine import advise
-    from kbrun.engine.profile import profile_from_mapping
+    from kbrun.engine.profile import (
+        NumberTooLong,
+        RepeatedKey,
+        loads_json_object,
+        profile_from_mapping,
+    )
 
     try:
-        data = json.loads(line)
+        data = loads_json_object(line)
     except json.JSONDecodeError as err:
         return {"line": number, "error": f"line {number}: invalid JSON: {err.msg} "
                                          f"(column {err.colno})"}, True
     except RecursionError:
         return {"line": number, "error": f"line {number}: JSON nested too deeply to be a "
                                          "profile"}, True
+    except RepeatedKey as err:  # one of the values would be lost
+        return {"line": number, "error": f"line {number}: {err}; write each field once"}, True
+    except NumberTooLong as err:
+        return {"line": number, "error": f"line {number}: {err}; {NumberTooLong.FIX}"}, True
     try:
         profile = profile_from_mapping(kb, data, where=f"line {number}")
     except KbrunError as err:
         return {"line": number, "error": str(err)}, True
-    # Not cached: a batch of distinct profiles would only churn the advice cache, and the
-    # Advice (with its whole consultation) is dropped as soon as its line is written.
-    return {"line": number, **advise(profile, kb, cached=False).to_dict(trace=trace)}, False
+    try:
+        # Not cached: a batch of distinct profiles would only churn the advice cache, and the
+        # Advice (with its whole consultation) is dropped as soon as its line is written.
+        advice = advise(profile, kb, cached=False)
+    except KbrunError as err:  # the rules ran away on this profile (a limit of inference.py)
+        return {"line": number, "error": f"line {number}: {err}"}, True
+    return {"line": number, **advice.to_dict(trace=trace)}, False
 
 
 def advise_lines(kb: KnowledgeBase, lines: Iterable[str], *, trace: bool = False

@@ -144,10 +144,16 @@ def _field_name(key: Any) -> str:
 
 
 def _check_fields(data: Mapping[Any, Any], where: str) -> None:
-    """Refuse unknown fields and a list field that is not a list, naming where they are."""
+    """Refuse unknown fields, one field written twice (`red-flag` and `red_flags`), and a list
+    field that is not a list, naming where they are."""
+    seen: dict[str, Any] = {}
     for key, value in data.items():
         name = _field_name(key)
         at = _where(data, key, where)
+        if name in seen:
+            raise ProfileError(f"{at}: '{key}' and '{seen[name]}' are the same field",
+                               suggestion=f"write it once, as '{name}', with all its values")
+        seen[name] = key
         if name not in PROFILE_FIELDS:
             raise ProfileError(f"{at}: unknown field '{key}'",
                                suggestion=did_you_mean(key, PROFILE_FIELDS)
@@ -222,16 +228,17 @@ def read_profile_file(path: str | Path) -> dict[str, Any]:
     try:
         text = read_text(file, str(path), what="profile file")
         if file.suffix.lower() == ".json":
-            data = json.loads(text, object_pairs_hook=_no_repeats)
+            data = loads_json_object(text)
         else:
             data = parse_yaml(text, str(path), what="profile file")
     except json.JSONDecodeError as err:
         raise ProfileError(f"{Loc(str(path), err.lineno)}: invalid JSON: {err.msg}",
                            suggestion="check the quotes, commas and brackets near this "
                                       "point") from err
-    except _RepeatedKey as err:
-        raise ProfileError(f"{path}: key '{err.args[0]}' appears twice in one object",
-                           suggestion="remove or rename one of them") from err
+    except RepeatedKey as err:
+        raise ProfileError(f"{path}: {err}", suggestion="remove or rename one of them") from err
+    except NumberTooLong as err:
+        raise ProfileError(f"{path}: {err}", suggestion=NumberTooLong.FIX) from err
     except RecursionError as err:
         raise ProfileError(f"{path}: the JSON is nested too deeply to be a profile",
                            suggestion="a profile is one flat object of fields") from err
@@ -249,15 +256,52 @@ def read_profile_file(path: str | Path) -> dict[str, Any]:
     return data
 
 
-class _RepeatedKey(ValueError):
+#: The most digits a whole number in a JSON profile or batch line may have. A profile's numbers
+#: are 0 to 20 (pain, limit); 100 digits is far above any of them, and far below Python's
+#: 4,300-digit limit on converting text to int, whose ValueError would name no field.
+MAX_JSON_INT_DIGITS = 100
+
+
+class RepeatedKey(ValueError):
     """A JSON object with the same key twice (json would silently keep the last)."""
+
+    def __init__(self, key: str) -> None:
+        super().__init__(f"key '{key}' appears twice in one object")
+        self.key = key
+
+
+class NumberTooLong(ValueError):
+    """A whole number in JSON with more than MAX_JSON_INT_DIGITS digits."""
+
+    FIX = "a profile's numbers are small whole numbers, such as 'pain: 4' or 'limit: 6'"
+
+    def __init__(self, text: str) -> None:
+        digits = len(text.lstrip("-"))
+        shown = text if len(text) <= 20 else text[:12] + "..."
+        super().__init__(f"the number {shown} has {digits:,} digits, over the "
+                         f"{MAX_JSON_INT_DIGITS} a profile allows")
+        self.digits = digits
+
+
+def _bounded_int(text: str) -> int:
+    if len(text) > MAX_JSON_INT_DIGITS and len(text.lstrip("-")) > MAX_JSON_INT_DIGITS:
+        raise NumberTooLong(text)
+    return int(text)
+
+
+def loads_json_object(text: str) -> Any:
+    """JSON as `json.loads` reads it, except that an object with a key twice raises RepeatedKey
+    instead of keeping the last value, and a whole number of more than MAX_JSON_INT_DIGITS
+    digits raises NumberTooLong (both ValueErrors, as json.JSONDecodeError is; so is the error
+    of a number json cannot convert). Deep nesting raises RecursionError, as in json."""
+    return json.loads(text, object_pairs_hook=_no_repeats, parse_int=_bounded_int)
 
 
 def _no_repeats(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
     result: dict[str, Any] = {}
     for key, value in pairs:
         if key in result:
-            raise _RepeatedKey(key)
+            raise RepeatedKey(key)
         result[key] = value
     return result
 

@@ -21,7 +21,7 @@ MARKER = Path("/tmp/kbrun-pwned")   # what the python-tag profile would create i
 def runner(kb, monkeypatch):
     """A CliRunner whose commands get the session's built-in knowledge base: these tests are
     about checking input, and loading the knowledge base for each would only slow them."""
-    monkeypatch.setattr("kbrun.cli.main.load", lambda kb_dirs: kb)
+    monkeypatch.setattr("kbrun.cli.main.load", lambda kb_dirs, *_args, **_kwargs: kb)
     return CliRunner()
 
 
@@ -128,6 +128,12 @@ PROFILE_CASES = {
     "repeated-json-key": ("profile.json", '{"phase": "taper", "phase": "race-season"}',
                           r"{path}: key 'phase' appears twice in one object; "
                           r"remove or rename one of them"),
+    "huge-number-json": ("profile.json", '{"pain": ' + "9" * 5000 + "}",
+                         r"{path}: the number 999999999999\.\.\. has 5,000 digits, over the 100 a "
+                         r"profile allows; a profile's numbers are small whole numbers, .*"),
+    "one-field-twice": ("profile.yaml", "red-flag: [swelling]\nred_flags: [numbness]\n",
+                        r"{path}:2: 'red_flags' and 'red-flag' are the same field; write it "
+                        r"once, as 'red_flags', with all its values"),
     "deep-json": ("profile.json", "[" * 100_000 + "]" * 100_000,
                   r"{path}: the JSON is nested too deeply to be a profile; .*"),
     "python-tag": ("profile.yaml", '!!python/object/apply:os.system ["touch /tmp/kbrun-pwned"]\n',

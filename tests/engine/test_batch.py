@@ -285,3 +285,46 @@ def test_advise_json_lines_loads_the_kb_once_per_process():
 
     assert _process_kb.cache_info().currsize == 1
     assert validated("advise-batch-line", first[1])["error"].startswith("line 2: invalid JSON")
+
+
+# -- hostile lines (issue 11) --------------------------------------------------------------------
+
+HOSTILE_LINES = {
+    "repeated key": ('{"pain": 2, "pain": 7}',
+                     "line 1: key 'pain' appears twice in one object; write each field once"),
+    "one field twice": ('{"red-flag": ["swelling"], "red_flags": ["numbness"]}',
+                        "line 1: 'red_flags' and 'red-flag' are the same field; write it once, "
+                        "as 'red_flags', with all its values"),
+    "5,000-digit number": ('{"pain": ' + "7" * 5000 + "}",
+                           "line 1: the number 777777777777... has 5,000 digits, over the 100 a "
+                           "profile allows; a profile's numbers are small whole numbers, such as "
+                           "'pain: 4' or 'limit: 6'"),
+    "5,000-digit negative number": ('{"limit": -' + "1" * 5000 + "}",
+                                    "line 1: the number -11111111111... has 5,000 digits"),
+}
+
+
+@pytest.mark.parametrize("name", HOSTILE_LINES)
+def test_a_hostile_line_is_its_own_error_and_the_next_line_is_advised(kb, name):
+    line, message = HOSTILE_LINES[name]
+    results = list(batch_results(kb, [line, LINES[0]]))
+    assert [r.status for r in results] == ["invalid", "advised"]
+    error = validated("advise-batch-line", results[0].text)["error"]
+    assert error.startswith(message), error
+
+
+def test_a_number_json_cannot_convert_is_not_called_a_repeated_key(kb, monkeypatch):
+    """Python's own ValueError for a number (its 4,300-digit limit, here lowered to 640) must
+    not be reported as a key written twice: only RepeatedKey is."""
+    import sys
+
+    from kbrun.engine import profile
+
+    monkeypatch.setattr(profile, "MAX_JSON_INT_DIGITS", 10_000)
+    old = sys.get_int_max_str_digits()
+    sys.set_int_max_str_digits(640)
+    try:
+        result = result_line(kb, 1, '{"pain": ' + "7" * 700 + "}")
+    finally:
+        sys.set_int_max_str_digits(old)
+    assert "appears twice" not in result.text
