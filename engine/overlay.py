@@ -143,7 +143,8 @@ def merge(base: Any, extension: Any, key: Any = None) -> Any:
     (SPANS) are replaced. Each value keeps the line it was written on."""
     if isinstance(base, dict) and isinstance(extension, dict):
         merged = LineDict(base)
-        merged.loc = getattr(base, "loc", Loc("?"))
+        # an error about the mapping as a whole points at the one who last wrote in it
+        merged.loc = getattr(extension, "loc", None) or getattr(base, "loc", Loc("?"))
         merged.locs = dict(getattr(base, "locs", {}))
         for name, value in extension.items():
             merged[name] = merge(base[name], value, name) if name in base else value

@@ -320,3 +320,12 @@ def test_the_safety_policy_is_marked_in_the_knowledge_base():
     assert all(condition.safety for condition in kb.conditions.values())
     disclaimer = kb.rule_specs["disclaimer"].then[0]["warn"]["message"]
     assert disclaimer == DISCLAIMER
+
+
+def test_an_error_in_an_extended_mapping_points_at_the_coachs_line(tmp_path):
+    folder = folder_with(tmp_path, "exercises:\n  - id: clamshell\n    extend: true\n"
+                                   "    dose: {sets: 3, per_side: maybe}\n")
+    with pytest.raises(KbInvalid) as excinfo:
+        load_kb([folder])
+    assert only_error(excinfo).startswith(f"{folder}/entries.yaml:4: dose.per_side must be true "
+                                          "or false (got 'maybe') in exercise 'clamshell'")
