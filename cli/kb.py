@@ -49,14 +49,16 @@ def validate(kb: KbOpt = None, allow_safety_changes: AllowSafetyOpt = False,
                "changes": [change.to_dict() for change in knowledge.changes],
                "skipped": [{"path": path, "reason": why} for path, why in knowledge.skipped]}
     if format is Format.text:
-        counts = ", ".join(f"{n} {k}" for k, n in stats["entries"].items() if n)
-        typer.echo(f"Knowledge base is valid ({' + '.join(stats['layers'])}): {counts}; "
-                   f"{stats['edges']} graph links.")
+        t = render.terminal_text  # folder names and a layer's ids and text: one safe line each
+        counts = ", ".join(f"{n} {t(k)}" for k, n in stats["entries"].items() if n)
+        lines = [f"Knowledge base is valid ({' + '.join(map(t, stats['layers']))}): {counts}; "
+                 f"{stats['edges']} graph links."]
         if knowledge.changes:
-            typer.echo(f"Changes to entries below ({len(knowledge.changes)}):")
+            lines.append(f"Changes to entries below ({len(knowledge.changes)}):")
             for change in knowledge.changes:
-                safety = f" - SAFETY CHANGE: {change.safety}" if change.safety else ""
-                typer.echo(f"  {change.describe()}{safety}")
+                safety = f" - SAFETY CHANGE: {t(change.safety)}" if change.safety else ""
+                lines.append(f"  {t(change.describe())}{safety}")
+        render.write("\n".join(lines))
         return
     render.mapping(summary, format.value, "Knowledge base is valid")
 

@@ -154,7 +154,7 @@ def load(kb_dirs: Sequence[Path] | None, allow_safety_changes: bool = False) -> 
 
     kb = load_kb(kb_dirs or (), allow_safety_changes=allow_safety_changes)
     for path, why in kb.skipped:
-        typer.echo(f"Warning: {path}: {why}", err=True)
+        typer.echo(f"Warning: {terminal_text(path)}: {terminal_text(why)}", err=True)
     return kb
 
 

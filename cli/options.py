@@ -67,13 +67,13 @@ def one_of(choices: type[Choice], what: str) -> Callable[[Any], Choice]:
 # never prints an error: at worst it offers nothing.
 
 def _completion_kb(ctx: Any) -> KnowledgeBase | None:
-    from kbrun.cli.main import load
+    from kbrun.engine import load_kb  # not cli.main.load: a completion prints no warning
 
     params = getattr(ctx, "params", None) or {}
     folders = [Path(p) for p in params.get("kb") or ()]
     for layers in ([folders] if folders else []) + [[]]:
         try:
-            return load(layers, bool(params.get("allow_safety_changes")))
+            return load_kb(layers, allow_safety_changes=bool(params.get("allow_safety_changes")))
         except Exception:  # noqa: BLE001 - a broken --kb folder: try the built-in kb
             continue
     return None

@@ -119,6 +119,19 @@ def test_every_text_output_is_inert(hostile_kb, args):
     assert "[/]" in result.stdout
 
 
+def test_folder_and_file_names_cannot_act_on_the_terminal(hostile_kb, tmp_path):
+    folder = tmp_path / "kb\x1b]0;title\x07"
+    folder.mkdir()
+    (folder / "evil.yaml").write_bytes((hostile_kb / "evil.yaml").read_bytes())
+    (folder / "notes\x1b[2J.txt").write_text("not knowledge\n", encoding="utf-8")
+    result = runner.invoke(app, ["kb", "validate", "--kb", str(folder)], color=True)
+    assert result.exit_code == 0, result.output
+    assert "valid" in result.stdout and "Warning: " in result.stderr
+    for stream in (result.stdout, result.stderr):
+        assert not RAW_CONTROL.findall(stream), stream
+        assert "\\x1b" in stream
+
+
 def _markdown_problems(out: str) -> list[str]:
     problems = []
     out = re.sub("^(`{3,}).*?^\\1$", "", out, flags=re.M | re.S)  # code blocks are inert
