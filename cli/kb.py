@@ -120,7 +120,9 @@ def graph(
         selected = neighbourhood(selected, focus, depth)
     text = export(selected, format.value)
     if output is None:
-        typer.echo(text, nl=False)
+        from kbrun.cli import render
+
+        render.export(text, format.value)
         return
     try:
         output.write_text(text, encoding="utf-8")

@@ -58,8 +58,8 @@ _BREAKS = re.compile(r"\s*[\t\n\v\f\r\x1c-\x1f\x85\u2028\u2029]\s*")
 _UNSAFE_CHARS = (r"\x00-\x1f\x7f-\x9f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069"
                  r"\ud800-\udfff")
 _UNSAFE = re.compile(f"[{_UNSAFE_CHARS}]")
-# the same, in a whole block of output, where kbrun's own line breaks stay
-_UNSAFE_IN_BLOCK = re.compile(f"(?![\\n])[{_UNSAFE_CHARS}]")
+# the same, in a whole block of output, where its line breaks (and indenting tabs) stay
+_UNSAFE_IN_BLOCK = re.compile(f"(?![\\n\\t])[{_UNSAFE_CHARS}]")
 
 
 def _visible(match: re.Match[str]) -> str:
@@ -179,6 +179,18 @@ def _put(line: str) -> None:
         raise OutputError(errno.EBADF, "stdout is closed")
     out.write(line + "\n")
     out.flush()
+
+
+def export(text: str, fmt: str) -> None:
+    """An export (`kb graph`) on stdout: node-link JSON through json_text, DOT, GraphML and
+    Mermaid with their control characters made visible. (A file written with --output keeps
+    what the exporter wrote.)"""
+    if sys.stdout is None:
+        import errno
+
+        raise OutputError(errno.EBADF, "stdout is closed")
+    sys.stdout.write(json_text(text) if fmt == "json" else _safe_block(text))
+    sys.stdout.flush()
 
 
 def _utf_stdout() -> bool:

@@ -119,6 +119,15 @@ def test_every_text_output_is_inert(hostile_kb, args):
     assert "[/]" in result.stdout
 
 
+@pytest.mark.parametrize("fmt", ["dot", "mermaid", "graphml", "json"])
+def test_a_graph_export_on_stdout_is_inert(hostile_kb, fmt):
+    result = invoke("kb", "graph", "--focus", "evil-clamshell", "--format", fmt,
+                    "--kb", str(hostile_kb))
+    assert result.exit_code == 0, result.output
+    assert "Evil" in result.stdout and "pwned" in result.stdout
+    assert not RAW_CONTROL.findall(result.stdout), RAW_CONTROL.findall(result.stdout)
+
+
 def test_folder_and_file_names_cannot_act_on_the_terminal(hostile_kb, tmp_path):
     folder = tmp_path / "kb\x1b]0;title\x07"
     folder.mkdir()
