@@ -144,7 +144,8 @@ def merge(base: Any, extension: Any, key: Any = None) -> Any:
     if isinstance(base, dict) and isinstance(extension, dict):
         merged = LineDict(base)
         # an error about the mapping as a whole points at the one who last wrote in it
-        merged.loc = getattr(extension, "loc", None) or getattr(base, "loc", Loc("?"))
+        merged.loc = extension.loc if isinstance(extension, LineDict) else \
+            getattr(base, "loc", Loc("?"))
         merged.locs = dict(getattr(base, "locs", {}))
         for name, value in extension.items():
             merged[name] = merge(base[name], value, name) if name in base else value
