@@ -42,8 +42,9 @@ if TYPE_CHECKING:
     from kbrun.engine.knowledge import KnowledgeBase
 
 
-# warnings a runner must read before the session: referrals and pain above the limit
-TOP_WARNINGS = ("red-flag", "pain")
+# warnings a runner must read before the session: a changed safety policy, referrals and pain
+# above the limit
+TOP_WARNINGS = ("safety-change", "red-flag", "pain")
 
 # -- sanitising ----------------------------------------------------------------------------------
 
@@ -581,9 +582,11 @@ def why(answer: Any, fmt: str) -> None:
     esc: Escape = markdown_text if md else terminal_text
     name, exercise = esc(answer.name), esc(answer.exercise)
     lines = [f"# Why {name} ({exercise})" if md else f"Why {name} ({exercise})?"]
+    first, last = _explanation_warnings(answer.warnings, md)
+    lines += first
     if not answer.recommended:
         lines.append(esc(answer.note))
-        write("\n".join(lines))
+        write("\n".join(lines + last))
         return
     lines += ["", "## Derivation" if md else "Derivation:", ""]
     tree = _tree_lines(answer.derivation)
@@ -601,7 +604,18 @@ def why(answer: Any, fmt: str) -> None:
             lines.append(f"- rule {esc(step['rule'])} (priority {esc(step['priority'])}): "
                          f"{esc(changes)}{esc(follows)} [{', '.join(map(esc, step['sources']))}]")
     lines += ["", "## Rank" if md else "Rank:", esc(answer.ranking)]
-    write("\n".join(lines))
+    write("\n".join(lines + last))
+
+
+def _explanation_warnings(warnings: Any, md: bool) -> tuple[list[str], list[str]]:
+    """The lines an explanation opens with (a changed safety policy) and ends with (the
+    disclaimer), as advice shows them."""
+    esc: Escape = markdown_text if md else terminal_text
+    first = [(f"> **{esc(w.message)}**" if md else f"! {esc(w.message)}")
+             for w in warnings if w.kind in TOP_WARNINGS]
+    last = [(f"_{esc(w.message)}_" if md else esc(w.message))
+            for w in warnings if w.kind not in TOP_WARNINGS]
+    return first, ([""] + last if last else [])
 
 
 def why_not(answer: Any, fmt: str) -> None:
@@ -615,9 +629,9 @@ def why_not(answer: Any, fmt: str) -> None:
               "not-a-candidate": "nothing linked it to this profile",
               "ranked-out": "it ranked out of the session"}
     name, exercise = esc(answer.name), esc(answer.exercise)
+    first, last = _explanation_warnings(answer.warnings, md)
     lines = [(f"# Why not {name} ({exercise})" if md else f"Why not {name} ({exercise})?"),
-             f"{'**' if md else ''}{titles[answer.case]}"
-             f"{'**' if md else ''}"]
+             *first, f"{'**' if md else ''}{titles[answer.case]}{'**' if md else ''}"]
     for reason in answer.reasons:
         line = f"- {esc(reason['message'])}"
         if reason.get("rule"):
@@ -632,7 +646,7 @@ def why_not(answer: Any, fmt: str) -> None:
     elif answer.tried:
         lines.append("No single change brings it in (tried: "
                      + ", ".join(map(esc, answer.tried)) + ").")
-    write("\n".join(lines))
+    write("\n".join(lines + last))
 
 
 # -- import --------------------------------------------------------------------------------------

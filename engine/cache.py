@@ -196,7 +196,8 @@ def encode(kb: KnowledgeBase) -> dict[str, Any]:
                     for kind, table in kb.entries.items()},
         "locations": {entry_id: [loc.path, loc.line] for entry_id, loc in kb.locations.items()},
         "changes": [[c.entry, c.kind, c.mode, [c.at.path, c.at.line],
-                     [c.base.path, c.base.line], c.safety] for c in kb.changes],
+                     [c.base.path, c.base.line] if c.base else None, c.safety]
+                    for c in kb.changes],
         # the rules as written, with their lines: the rule compiler places everything by them
         "raw_rules": {rule_id: _encode_raw(kb.raw[rule_id]) for rule_id in kb.rule_specs},
         # each fact's fields in the order written, which is the order explanations print them
@@ -223,7 +224,7 @@ def decode(document: dict[str, Any]) -> KnowledgeBase:
         fingerprint=document["fingerprint"],
         static_records=[tuple(record) for record in document["static"]],
         raw_known={rule_id: _decode_raw(raw) for rule_id, raw in document["raw_rules"].items()},
-        changes=[Change(entry, kind, mode, Loc(*at), Loc(*base), safety)
+        changes=[Change(entry, kind, mode, Loc(*at), Loc(*base) if base else None, safety)
                  for entry, kind, mode, at, base, safety in document["changes"]],
     )
 

@@ -314,7 +314,8 @@ class Why(TypedDict):
     ranking: str
     note: str | None
     warnings: list[Warning]
-    """What the --kb layers changed in the safety policy (`safety-change`), as in advice."""
+    """What the --kb layers changed in the safety policy (`safety-change`), and the
+    disclaimer, as in advice."""
 
 
 WhyNotCase = Literal["recommended", "excluded", "not-a-candidate", "ranked-out"]
@@ -382,7 +383,8 @@ class WhyNot(TypedDict):
     tried: list[str]
     """The changes that were re-run."""
     warnings: list[Warning]
-    """What the --kb layers changed in the safety policy (`safety-change`), as in advice."""
+    """What the --kb layers changed in the safety policy (`safety-change`), and the
+    disclaimer, as in advice."""
 
 
 # -- kb ------------------------------------------------------------------------------------------
@@ -463,11 +465,12 @@ class KbChange(TypedDict):
 
     id: str
     kind: str
-    change: Literal["extend", "replace", "disable"]
+    change: Literal["extend", "replace", "disable", "add"]
+    """`add`: a new rule listed because it is a safety change (other new entries are not)."""
     at: str
     """file:line of the changing entry."""
-    base: str
-    """file:line of the entry it changes."""
+    base: str | None
+    """file:line of the entry it changes; null for an added one."""
     safety: str | None
     """Why this is a safety change (accepted with --allow-safety-changes); null if it is not."""
 

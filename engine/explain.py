@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from kbrun.engine import conclusions as concluded
-from kbrun.engine.advice import Warning, layer_warnings
+from kbrun.engine.advice import Warning, layer_warnings, with_disclaimer
 from kbrun.engine.errors import UnknownId
 from kbrun.engine.facts import describe
 from kbrun.engine.graph import source_ids
@@ -100,13 +100,13 @@ class Why:
 
 
 def _warned(explain: Callable[..., Answer]) -> Callable[..., Answer]:
-    """An explanation that carries the warnings of what the --kb layers changed in the safety
-    policy, as every piece of advice does (engine/overlay.py)."""
+    """An explanation that carries, as every piece of advice does, a warning for each change
+    the --kb layers made to the safety policy (engine/overlay.py) and the disclaimer."""
 
     @functools.wraps(explain)
     def explained(kb: KnowledgeBase, *args: Any, **kwargs: Any) -> Answer:
         answer = explain(kb, *args, **kwargs)
-        answer.warnings = layer_warnings(kb)
+        answer.warnings = with_disclaimer(layer_warnings(kb))
         return answer
 
     return explained

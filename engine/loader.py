@@ -114,12 +114,15 @@ def collect(files: Sequence[tuple[str, list[tuple[str, str]]]]) -> Layered:
                 base = table.get(entry_id)
                 kind = SECTIONS[section][0]
                 try:
-                    mode, item = mode_of(item, section, kind, base, first_layer=index == 0)
+                    mode, item = mode_of(item, section, kind, base, first_layer=index == 0,
+                                         known=table)
                 except KbrunError as err:
                     errors.append(err)
                     continue
                 if mode is None or base is None:
                     table[entry_id] = item
+                    if index and (reason := safety_of(section, None, item)):
+                        changes.append(Change(entry_id, kind, "add", loc, None, reason))
                     continue
                 result = (None if mode == "disable" else
                           merge(base, item) if mode == "extend" else item)

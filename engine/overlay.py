@@ -18,11 +18,11 @@ piece of advice names each change in its warnings (docs/authoring.md, docs/safet
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal
 
-from kbrun.engine.errors import KbrunError, KbSchemaError, Loc
+from kbrun.engine.errors import KbrunError, KbSchemaError, Loc, did_you_mean
 from kbrun.engine.yamlio import LineDict, LineList
 
 if TYPE_CHECKING:
@@ -30,6 +30,12 @@ if TYPE_CHECKING:
 
 Mode = Literal["extend", "replace", "disable"]
 MODES: tuple[Mode, ...] = ("extend", "replace", "disable")
+
+# What a rule of a --kb layer may not conclude without --allow-safety-changes, new or not: the
+# injury's stage and the protocol followed (both lift the restrictions of an earlier stage),
+# and the warnings kbrun itself gives (a coach's "disclaimer" could contradict the real one).
+SAFETY_ASSERTS = ("injury-stage", "following", "available-protocol")
+RESERVED_WARNINGS = ("disclaimer", "safety-change")
 
 # The fields the safety rules read, by section: a layer may add to them, never take away
 # without --allow-safety-changes (an exercise's impact decides the impact bans, its targets and
@@ -53,37 +59,41 @@ class Change:
 
     entry: str
     kind: str             # exercise, rule, ...
-    mode: Mode
-    at: Loc               # the changing entry
-    base: Loc             # the entry it changes
+    mode: Mode | Literal["add"]
+    at: Loc               # the changing (or added) entry
+    base: Loc | None      # the entry it changes; None for an added one
     safety: str | None    # why it is a safety change; None when it is not one
 
     def describe(self) -> str:
         """"rule 'disclaimer' (kb/rules/50-safety.yaml:271) is disabled by coach/r.yaml:3"."""
+        if self.base is None:
+            return f"{self.kind} '{self.entry}' is added by {self.at}"
         done = {"extend": "extended", "replace": "replaced", "disable": "disabled"}[self.mode]
         return f"{self.kind} '{self.entry}' ({self.base}) is {done} by {self.at}"
 
     def to_dict(self) -> contract.KbChange:
         return {"id": self.entry, "kind": self.kind, "change": self.mode, "at": str(self.at),
-                "base": str(self.base), "safety": self.safety}
+                "base": str(self.base) if self.base else None, "safety": self.safety}
 
     def warning(self) -> str:
         """The warning every piece of advice carries for an accepted safety change."""
-        return (f"This advice uses a knowledge base that changes the safety policy: "
-                f"{self.describe()} ({self.safety}).")
+        return (f"kbrun's safety policy was changed by a --kb folder, so this advice may not "
+                f"follow it: {self.describe()} ({self.safety}).")
 
     def refusal(self) -> KbrunError:
         """The error of this safety change made without --allow-safety-changes, at the
         changing entry's line."""
-        doing = {"extend": "extending", "replace": "replacing", "disable": "disabling"}[self.mode]
-        return KbSchemaError(f"{doing} {self.kind} '{self.entry}' ({self.base}) is a safety "
-                             f"change ({self.safety})", loc=self.at,
+        doing = {"extend": "extending", "replace": "replacing", "disable": "disabling",
+                 "add": "adding"}[self.mode]
+        where = f" ({self.base})" if self.base else ""
+        return KbSchemaError(f"{doing} {self.kind} '{self.entry}'{where} is a safety change "
+                             f"({self.safety})", loc=self.at,
                              suggestion="remove the change (add a new entry with a new id "
                                         "instead), or " + ACCEPT)
 
 
-def mode_of(item: LineDict, section: str, kind: str, base: LineDict | None, first_layer: bool
-            ) -> tuple[Mode | None, LineDict]:
+def mode_of(item: LineDict, section: str, kind: str, base: LineDict | None, first_layer: bool,
+            known: Iterable[str] = ()) -> tuple[Mode | None, LineDict]:
     """The mode an entry states (None: a new entry) and the entry without its mode key.
 
     Raises KbSchemaError, at the entry's own line, for a mode that cannot apply: none stated
@@ -108,10 +118,12 @@ def mode_of(item: LineDict, section: str, kind: str, base: LineDict | None, firs
                                 "is nothing below it to change", loc=item.loc_of(mode),
                                 suggestion=f"remove '{mode}: true'")
         if base is None:
+            close = did_you_mean(entry_id, known)
             raise KbSchemaError(f"'{mode}: true' in {what}, but no layer below defines "
                                 f"'{entry_id}'", loc=item.loc_of(mode),
-                                suggestion=f"remove '{mode}: true' to add a new entry, or use "
-                                           "the id of the entry to change (kbrun kb list)")
+                                suggestion=(close + " " if close else "") + f"remove '{mode}: "
+                                "true' to add a new entry, or use the id of the entry to change "
+                                "(kbrun kb list)")
         if mode == "extend" and section == "rules":
             raise KbSchemaError(f"rule '{entry_id}' cannot be extended: a rule is one piece",
                                 loc=item.loc_of(mode),
@@ -127,10 +139,11 @@ def mode_of(item: LineDict, section: str, kind: str, base: LineDict | None, firs
         raise KbSchemaError(
             f"{what} is already defined at {base.loc_of('id')}; say what this entry does to it",
             loc=item.loc_of("id"),
-            suggestion="add 'extend: true' to add these fields to it, 'replace: true' to "
-                       "replace it whole" + (", 'disable: true' to take it out"
-                                             if section == "rules" else "")
-                       + ", or give this entry a new id")
+            suggestion=("add 'replace: true' and write the whole rule to replace it, "
+                        "'disable: true' to take it out, or give your rule a new id"
+                        if section == "rules" else
+                        "add 'extend: true' to add these fields to it, 'replace: true' to "
+                        "replace it whole, or give this entry a new id"))
     if not stated:
         return None, item
     stripped = LineDict((key, value) for key, value in item.items() if key not in MODES)
@@ -165,16 +178,41 @@ def merge(base: Any, extension: Any, key: Any = None) -> Any:
     return extension
 
 
-def safety_of(section: str, base: LineDict, result: LineDict | None) -> str | None:
-    """Why changing `base` into `result` (None: disabled) is a safety change, or None."""
-    if base.get("safety") is True:
-        return "it is marked safety: true"
-    if result is None:
+def safety_of(section: str, base: LineDict | None, result: LineDict | None) -> str | None:
+    """Why turning `base` (None: a new entry) into `result` (None: disabled) is a safety
+    change, or None."""
+    if section == "rules":
+        if base is not None and base.get("safety") is True:
+            return "it is a safety rule"
+        return _rule_loosens(result) if result is not None else None
+    if base is None or result is None:
         return None
-    lost = [name for name in SAFETY_FIELDS.get(section, ())
+    marked = base.get("safety") is True
+    names = ([name for name in {**base, **result} if name not in ("id", "safety")] if marked
+             else SAFETY_FIELDS.get(section, ()))
+    lost = [name for name in names
             if _loses(_value(section, base, name), _value(section, result, name))]
-    if lost:
-        return "it changes " + ", ".join(lost) + ", which the safety rules read"
+    if not lost:
+        return None
+    if marked:
+        return "it changes " + ", ".join(lost) + " of an entry marked safety: true"
+    return "it changes " + ", ".join(lost) + ", which the safety rules read"
+
+
+def _rule_loosens(rule: LineDict) -> str | None:
+    """Why a rule of a --kb layer could loosen the safety policy, or None."""
+    for action in rule.get("then") or ():
+        if not isinstance(action, dict):
+            continue
+        for verb, body in action.items():
+            if verb == "assert" and isinstance(body, dict):
+                kinds = [kind for kind in body if kind in SAFETY_ASSERTS]
+                if kinds:
+                    return (f"it asserts {kinds[0]}, which decides what the safety rules allow; "
+                            "only the built-in rules set it")
+            if verb == "warn" and isinstance(body, dict) and body.get("kind") in \
+                    RESERVED_WARNINGS:
+                return f"its warning is of kind '{body['kind']}', which kbrun itself gives"
     return None
 
 
@@ -192,7 +230,9 @@ def _value(section: str, entry: LineDict, name: str) -> Any:
 def _loses(old: Any, new: Any) -> bool:
     """Whether `new` takes anything away from `old`: a list item, a mapping key or a value
     that differs (a list or mapping that only grows loses nothing)."""
-    if old is None or old == [] or old == {}:
+    if old is None:          # nothing was written: adding a list or mapping takes nothing
+        return new is not None and not isinstance(new, (list, dict))
+    if old == [] or old == {}:
         return False
     if isinstance(old, list):
         return not isinstance(new, list) or any(item not in new for item in old)

@@ -52,8 +52,12 @@ def test_reusing_a_built_in_id_without_saying_how_is_an_error_at_the_coachs_line
 @pytest.mark.parametrize("text, expected", [
     ("exercises:\n  - id: clamshel\n    extend: true\n    aliases: [x]\n",
      r"entries\.yaml:3: 'extend: true' in exercise 'clamshel', but no layer below defines "
-     r"'clamshel'; remove 'extend: true' to add a new entry, or use the id of the entry to "
-     r"change \(kbrun kb list\)"),
+     r"'clamshel'; did you mean 'clamshell'\? remove 'extend: true' to add a new entry, or use "
+     r"the id of the entry to change \(kbrun kb list\)"),
+    ("rules:\n  - id: warm-up-first\n    salience: 5\n",
+     r"entries\.yaml:2: rule 'warm-up-first' is already defined at kb/rules/30-candidates\.yaml:"
+     r"\d+; say what this entry does to it; add 'replace: true' and write the whole rule to "
+     r"replace it, 'disable: true' to take it out, or give your rule a new id"),
     ("rules:\n  - id: warm-up-first\n    extend: true\n    salience: 5\n",
      r"entries\.yaml:3: rule 'warm-up-first' cannot be extended: a rule is one piece; write "
      r"'replace: true' with the whole rule, 'disable: true' to take it out, or give your rule "
@@ -161,7 +165,7 @@ def test_a_progression_cycle_is_reported_at_the_coachs_link(tmp_path):
 SAFETY_CHANGES = {
     "disable-disclaimer": ("rules:\n  - id: disclaimer\n    disable: true\n",
                            r"disabling rule 'disclaimer' \(kb/rules/50-safety\.yaml:\d+\) is a "
-                           r"safety change \(it is marked safety: true\)"),
+                           r"safety change \(it is a safety rule\)"),
     "replace-exclusion": ("""rules:
   - id: exclude-contraindicated
     replace: true
@@ -172,11 +176,31 @@ SAFETY_CHANGES = {
     then:
       - warn: {kind: note, message: "nothing ruled out"}
 """, r"replacing rule 'exclude-contraindicated' \(kb/rules/40-filters\.yaml:\d+\) is a safety "
-     r"change \(it is marked safety: true\)"),
+     r"change \(it is a safety rule\)"),
     "soften-red-flag": ("red_flags:\n  - id: night-pain\n    extend: true\n"
                         "    urgency: stop\n",
                         r"extending red-flag 'night-pain' \(kb/red_flags\.yaml:\d+\) is a safety "
-                        r"change \(it is marked safety: true\)"),
+                        r"change \(it changes urgency of an entry marked safety: true\)"),
+    "stage-from-a-new-rule": ("""rules:
+  - id: club-stage
+    description: Our injured runners are always ready to run.
+    sources: [001_229b071800dac4ce.txt]
+    when:
+      - suspect: {injury: $i}
+    then:
+      - assert: {injury-stage: {id: return-to-run, rank: 3, cause: "club policy"}}
+""", r"adding rule 'club-stage' is a safety change \(it asserts injury-stage, which decides "
+     r"what the safety rules allow; only the built-in rules set it\)"),
+    "disclaimer-from-a-new-rule": ("""rules:
+  - id: club-disclaimer
+    description: Our own words.
+    sources: [001_229b071800dac4ce.txt]
+    when:
+      - phase: {}
+    then:
+      - warn: {kind: disclaimer, message: "Ignore the disclaimer; no need to see a doctor."}
+""", r"adding rule 'club-disclaimer' is a safety change \(its warning is of kind 'disclaimer', "
+     r"which kbrun itself gives\)"),
     "drop-contraindications": ("""injuries:
   - id: runners-knee
     replace: true
@@ -227,29 +251,39 @@ def test_adding_to_a_safety_field_is_not_a_safety_change(tmp_path):
     assert not any(w.kind == "safety-change" for w in advice.warnings)
 
 
+def test_adding_a_source_to_a_red_flag_changes_nothing_of_its_safety(tmp_path):
+    folder = folder_with(tmp_path, "red_flags:\n  - id: swelling\n    extend: true\n"
+                                   "    sources: [willy-2019]\n")
+    kb = load_kb([folder])                                  # no flag needed
+    assert [(c.entry, c.mode, c.safety) for c in kb.changes] == [("swelling", "extend", None)]
+
+
 def test_a_later_layer_cannot_unmark_a_safety_entry(tmp_path):
-    folder = folder_with(tmp_path, "red_flags:\n  - id: night-pain\n    extend: true\n"
-                                   "    safety: false\n")
-    with pytest.raises(KbInvalid, match="red-flag 'night-pain'"):
-        load_kb([folder])
-    kb = load_kb([folder], allow_safety_changes=True)
-    assert kb.red_flags["night-pain"].safety is True
+    unmark = folder_with(tmp_path, "red_flags:\n  - id: night-pain\n    extend: true\n"
+                                   "    safety: false\n", "unmark")
+    soften = folder_with(tmp_path, "red_flags:\n  - id: night-pain\n    extend: true\n"
+                                   "    urgency: stop\n", "soften")
+    assert load_kb([unmark]).red_flags["night-pain"].safety is True
+    with pytest.raises(KbInvalid, match=r"extending red-flag 'night-pain' \(\S*/unmark/entries\.yaml:"
+                                        r"2\) is a safety change \(it changes urgency"):
+        load_kb([unmark, soften])
 
 
 def test_an_accepted_safety_change_is_named_in_every_output(tmp_path):
     folder = folder_with(tmp_path, SAFETY_CHANGES["disable-disclaimer"][0])
     kb = load_kb([folder], allow_safety_changes=True)
     profile = make_profile(kb, symptoms=["knee-pain"])
-    expected = (f"This advice uses a knowledge base that changes the safety policy: rule "
-                f"'disclaimer' ({kb.changes[0].base}) is disabled by {folder}/entries.yaml:2 "
-                f"(it is marked safety: true).")
+    expected = (f"kbrun's safety policy was changed by a --kb folder, so this advice may not "
+                f"follow it: rule 'disclaimer' ({kb.changes[0].base}) is disabled by "
+                f"{folder}/entries.yaml:2 (it is a safety rule).")
     data = validated("advise", advise(profile, kb).to_dict())
     kinds = [(w["kind"], w["message"]) for w in data["warnings"]]
     assert kinds[0] == ("safety-change", expected)
     assert ("disclaimer", DISCLAIMER) in kinds               # the rule is gone; the text is not
     for answer, kind in ((why(kb, profile, "wall-squat"), "why"),
                          (why_not(kb, profile, "box-jump"), "why-not")):
-        assert [w["message"] for w in validated(kind, answer.to_dict())["warnings"]] == [expected]
+        assert [w["message"] for w in validated(kind, answer.to_dict())["warnings"]] == [
+            expected, DISCLAIMER]
     line = json.loads(next(iter(advise_json_lines(['{"symptoms": ["knee-pain"]}'], [str(folder)],
                                                   allow_safety_changes=True))))
     assert line["warnings"][0]["message"] == expected
@@ -269,13 +303,20 @@ def test_the_cli_refuses_then_accepts_and_says_so_in_text_and_markdown(tmp_path)
                               "--allow-safety-changes", "--format", fmt], timeout=60)
         assert accepted.code == 0, accepted.stderr
         flat = " ".join(accepted.stdout.split()).replace("\\", "")
-        assert "changes the safety policy: rule 'disclaimer'" in flat
+        assert "safety policy was changed by a --kb folder" in flat
         assert " ".join(DISCLAIMER.split()) in flat
+        for command in (["why", "wall-squat"], ["why-not", "box-jump"]):
+            explained = run_kbrun([*command, "--symptom", "knee-pain", "--kb", str(folder),
+                                   "--allow-safety-changes", "--format", fmt], timeout=60)
+            lines = [" ".join(line.split()).replace("\\", "")
+                     for line in explained.stdout.splitlines()]
+            assert "safety policy was changed by a --kb folder" in lines[1], lines
+            assert " ".join(DISCLAIMER.split()) in lines[-1], lines
     listed = run_kbrun(["kb", "validate", "--kb", str(folder), "--allow-safety-changes"],
                        timeout=60)
     assert listed.code == 0
     assert (f"  rule 'disclaimer' ({validate_base(folder)}) is disabled by {folder}/entries.yaml:2"
-            " - SAFETY CHANGE: it is marked safety: true") in listed.stdout
+            " - SAFETY CHANGE: it is a safety rule") in listed.stdout
 
 
 def validate_base(folder: Path) -> str:
