@@ -42,6 +42,8 @@ VERB_KINDS = {k.verb: k.name for k in CONCLUSION_KINDS.values() if k.verb != "as
 ACTIONS = ("assert", *VERB_KINDS)
 ASSERTABLE = ("conclusion", "knowledge-base")   # the origins of the kinds `assert` may name
 NUMERIC = ("number", "whole")
+# Fields that hold a certainty: a rule that sets one writes a number in (0, 1] (docs/scoring.md).
+UNIT_FIELDS = ("weight", "certainty")
 
 
 class RuleCompileErrors(KbError):
@@ -512,6 +514,10 @@ class _RuleCompiler:
                 self._used(var, loc)
             return value
         self.literal(definition, name, value, loc)
+        if name in UNIT_FIELDS and isinstance(value, (int, float)) and \
+                not isinstance(value, bool) and not 0 < value <= 1:
+            self.error(f"'{name}' is in (0, 1]: above 0 and at most 1, not {value!r}", loc,
+                       suggestion=f"e.g. '{name}: 0.9' (a certainty, not a percentage)")
         return value if isinstance(value, str) and ftype == "text" else Expr((value,))
 
     def _fits(self, want: str, definition: FactKindDef, name: str, var: str, loc: Loc) -> None:

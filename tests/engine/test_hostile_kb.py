@@ -105,6 +105,9 @@ CASES: dict[str, str] = {
     "unilateral-is-list":
         r"entries\.yaml:10: unilateral must be true or false in exercise 'hostile-step'; "
         r"write 'unilateral: true' or 'unilateral: false'",
+    "rule-weight-not-a-certainty":
+        r"rules\.yaml:9: 'weight' is in \(0, 1\]: above 0 and at most 1, not 90 in rule "
+        r"'club-step'; e\.g\. 'weight: 0\.9' \(a certainty, not a percentage\)",
     "weight-above-one":
         r"entries\.yaml:8: implicates\.weight must be less than or equal to 1 \(got 1\.5\) in "
         r"injury 'runners-knee'; a weight is in \(0, 1\]: above 0 and at most 1",
