@@ -168,8 +168,26 @@ def _locate(raw: Any, path: Sequence[Any]) -> Loc:
     return loc
 
 
-def _fields_at(model: type[pydantic.BaseModel], path: Sequence[Any]) -> set[str]:
-    """The field names allowed at `path` inside `model` (all of its names if that is unclear)."""
+def _unknown_field_hint(model: type[pydantic.BaseModel], path: Sequence[Any], name: str,
+                        allowed: set[str]) -> str:
+    """How to fix a field unknown where it is: the part of the entry it belongs under (`reps`
+    of an exercise goes under `dose:`), or the fields that are allowed there."""
+    for owner in sorted(allowed):
+        inner = _fields_at(model, [*path, owner]) if _nests(model, [*path, owner]) else set()
+        if name in inner:
+            return f"'{name}' belongs under '{owner}:', e.g. '{owner}: {{{name}: ...}}'"
+    return "the fields here are " + ", ".join(sorted(allowed))
+
+
+def _nests(model: type[pydantic.BaseModel], path: Sequence[Any]) -> bool:
+    """Whether the field at `path` inside `model` holds a mapping of fields of its own."""
+    return bool(_fields_at(model, path, required=False, strict=True))
+
+
+def _fields_at(model: type[pydantic.BaseModel], path: Sequence[Any], *,
+               required: bool = False, strict: bool = False) -> set[str]:
+    """The field names allowed (or, with `required`, needed) at `path` inside `model` (all of
+    its names if that is unclear)."""
     current = [model]
     for part in path:
         if not isinstance(part, str) or part == "[key]":
@@ -177,9 +195,10 @@ def _fields_at(model: type[pydantic.BaseModel], path: Sequence[Any]) -> set[str]
         inner = [m for owner in current if part in owner.model_fields
                  for m in _models_in(owner.model_fields[part].annotation)]
         if not inner:
-            return _field_names(model)
+            return set() if required or strict else _field_names(model)
         current = inner
-    return {name for owner in current for name in owner.model_fields}
+    return {name for owner in current for name, info in owner.model_fields.items()
+            if not required or info.is_required()}
 
 
 def _models_in(annotation: Any) -> list[type[pydantic.BaseModel]]:
@@ -264,14 +283,21 @@ def _schema_errors(kind: str, entry_id: str, raw: LineDict, model: type[Strict],
         names = [p for p in where if isinstance(p, str) and p != "[key]"]
         dotted = ".".join(names) + (" key" if where and where[-1] == "[key]" else "")
         if problem["type"] == "extra_forbidden":
-            yield UnknownId("field", where[-1], _fields_at(model, where[:-1]), loc=loc,
-                            context=subject)
+            allowed = _fields_at(model, where[:-1])
+            error = UnknownId("field", where[-1], allowed, loc=loc, context=subject)
+            error.suggestion = error.suggestion or _unknown_field_hint(
+                model, where[:-1], str(where[-1]), allowed)
+            yield error
         elif problem["type"] == "missing":
             parent, name = tuple(where[:-1]), str(where[-1])
             if any(p == parent and did_you_mean(typo, [name]) for p, typo in unknown):
                 continue
+            needed = ", ".join(sorted(_fields_at(model, parent, required=True)))
+            docs = "docs/rules.md" if kind == "rule" else "docs/kb-format.md"
             hint = (_CITE if name == "sources"
-                    else f"add '{name}: ...'; see docs/kb-format.md for the fields each kind needs")
+                    else f"add '{name}: ...'; {'this part' if parent else _a(kind)} needs "
+                         f"{needed} (see {docs}); an entry with 'replace: true' is written "
+                         "whole")
             yield KbSchemaError(f"missing field '{dotted}' in {subject}", loc=loc,
                                 suggestion=hint)
         else:
@@ -441,7 +467,7 @@ def load_kb(extra: Iterable[str | Path] = (), *, builtin: bool = True,
     layers = layer_sources(extra, builtin=builtin)
     skipped: Skipped = []
     files = read_layers(layers, skipped)
-    fingerprint = cache.fingerprint(item for _label, layer in files for item in layer)
+    fingerprint = cache.fingerprint(files)
     cached = cache.load(fingerprint)
     if cached is not None:
         cached.files = files  # for error locations, parsed only if an error needs one
