@@ -5,7 +5,8 @@ Parsing and validating the YAML is most of what a cold `kbrun advise` spends in 
 code; a knowledge base whose files (and whose schema) have not changed is read back from the
 user's cache directory instead. The key covers every file's path and bytes, the kbrun version,
 the schema and graph sources and the cache format, so an entry can never be stale; the folder is
-safe to delete. Set KBRUN_NO_CACHE=1 to turn it off, KBRUN_CACHE_DIR to move it.
+safe to delete. Set KBRUN_NO_CACHE=1 to turn it off, KBRUN_CACHE_DIR to move it from the
+platform's cache folder (see default_cache_dir).
 
 An entry is plain data - the validated entries, where each was defined, and the graph's facts
 as the rules see them - never pickle: reading a planted or swapped file can at worst fail to
@@ -28,6 +29,7 @@ import json
 import logging
 import os
 import stat
+import sys
 import tempfile
 import time
 import types
@@ -46,40 +48,79 @@ MAX_ENTRY_BYTES = 64 * 1024 * 1024    # an entry larger than this is not read
 STALE_TEMP_S = 3600                   # a temporary file this old is not another store's
 
 
+def default_cache_dir(platform: str | None = None,
+                      environ: typing.Mapping[str, str] | None = None) -> Path:
+    """Where kbrun caches by the platform's convention (KBRUN_CACHE_DIR aside): Linux and
+    other Unix `$XDG_CACHE_HOME/kbrun` (an absolute one only, as the XDG spec says) or
+    `~/.cache/kbrun`; macOS `~/Library/Caches/kbrun`; Windows `%LOCALAPPDATA%\\kbrun\\Cache`
+    (or `~\\AppData\\Local\\kbrun\\Cache`)."""
+    platform = sys.platform if platform is None else platform
+    environ = os.environ if environ is None else environ
+    home = Path(environ.get("HOME") or environ.get("USERPROFILE") or os.path.expanduser("~"))
+    if platform == "win32":
+        local = environ.get("LOCALAPPDATA")
+        return Path(local if local else home / "AppData" / "Local") / "kbrun" / "Cache"
+    if platform == "darwin":
+        return home / "Library" / "Caches" / "kbrun"
+    xdg = environ.get("XDG_CACHE_HOME", "")
+    return (Path(xdg) if os.path.isabs(xdg) else home / ".cache") / "kbrun"
+
+
+def _private(info: os.stat_result) -> bool:
+    """Whether a file or folder is this user's and writable by no one else. Where there are no
+    POSIX owners (Windows: no os.getuid), the per-user folder's access list protects it and
+    the mode bits mean nothing, so only the kind of file is checked (by the caller)."""
+    getuid = getattr(os, "getuid", None)
+    if getuid is None:
+        return True
+    return info.st_uid == getuid() and not info.st_mode & (stat.S_IWGRP | stat.S_IWOTH)
+
+
 def cache_dir() -> Path | None:
     """The cache folder, or None when caching is off or the folder is not safe to trust."""
     if os.environ.get("KBRUN_NO_CACHE"):
         return None
-    base = os.environ.get("KBRUN_CACHE_DIR") or os.path.join(
-        os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache"),
-        "kbrun")
-    folder = Path(base)
+    override = os.environ.get("KBRUN_CACHE_DIR")
+    folder = Path(override) if override else default_cache_dir()
     try:
         folder.mkdir(parents=True, exist_ok=True, mode=0o700)
         info = os.stat(folder, follow_symlinks=False)
     except OSError:
         return None
-    if not stat.S_ISDIR(info.st_mode) or info.st_uid != os.getuid() \
-            or info.st_mode & (stat.S_IWGRP | stat.S_IWOTH):
+    if not stat.S_ISDIR(info.st_mode) or not _private(info):
         log.debug("not using cache folder %s: not a folder private to this user", folder)
         return None
     return folder
 
 
-def fingerprint(files: Iterable[tuple[str, str]]) -> str:
-    """The content hash of a knowledge base: every (path, text), the version, the cache format,
-    and the sources of the schema and graph builder (an entry holds what they produced)."""
+def fingerprint(layers: Iterable[tuple[str, Iterable[tuple[str, str]]]]) -> str:
+    """The content hash of a knowledge base: each layer's label and files in order, where each
+    layer ends (`--kb k` is not `--kb k/a --kb k/b`, though their files are the same), every
+    (path, text), the version, the cache format, and the sources of the schema and graph builder
+    (an entry holds what they produced). Every name and text goes in with its length first, so
+    no two knowledge bases give the same bytes to hash."""
     from importlib.metadata import PackageNotFoundError, version
 
     digest = hashlib.sha256(f"kbrun-cache-{FORMAT}\0".encode())
+
+    def add(text: str | bytes) -> None:
+        data = text.encode() if isinstance(text, str) else text
+        digest.update(f"{len(data)}:".encode() + data)
+
     with contextlib.suppress(PackageNotFoundError):  # running from a source tree: no version
-        digest.update(version("kbrun").encode())
+        add(version("kbrun"))
     # every engine module: what an entry holds was produced by the loader, schema, graph,
     # facts and inference code, and an editable install keeps one version number throughout
     for module in sorted(Path(__file__).parent.glob("*.py")):
-        digest.update(module.name.encode() + b"\0" + module.read_bytes())
-    for path, text in files:
-        digest.update(path.encode() + b"\0" + text.encode() + b"\0")
+        add(module.name)
+        add(module.read_bytes())
+    for label, files in layers:
+        add("layer")
+        add(label)
+        for path, text in files:
+            add(path)
+            add(text)
+        add("end of layer")
     return digest.hexdigest()
 
 
@@ -88,24 +129,31 @@ def _entry(folder: Path, key: str) -> Path:
 
 
 def _read(path: Path) -> bytes | None:
-    """The bytes of a cache entry, or None when it is missing or not to be trusted."""
+    """The bytes of a cache entry, or None when it is missing or not to be trusted (checked on
+    the opened descriptor: a folder, a device or another user's file in its place is
+    ignored, with a debug log)."""
     try:
-        fd = os.open(path,
-                     os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0))
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0)
+                     | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_BINARY", 0))
     except FileNotFoundError:
         return None
-    except OSError as err:  # a symbolic link (ELOOP), a folder, no permission
+    except OSError as err:  # a symbolic link (ELOOP), a folder (on some systems), no permission
         log.debug("not reading cache entry %s: %s", path, err)
         return None
-    with os.fdopen(fd, "rb") as handle:
-        info = os.fstat(handle.fileno())
-        if not stat.S_ISREG(info.st_mode) or info.st_uid != os.getuid() \
-                or info.st_mode & (stat.S_IWGRP | stat.S_IWOTH) \
+    try:
+        info = os.fstat(fd)
+        if not stat.S_ISREG(info.st_mode) or not _private(info) \
                 or info.st_size > MAX_ENTRY_BYTES:
             log.debug("not reading cache entry %s: not a private regular file of at most "
                       "%d bytes", path, MAX_ENTRY_BYTES)
             return None
-        return handle.read(MAX_ENTRY_BYTES + 1)
+        with os.fdopen(os.dup(fd), "rb") as handle:
+            return handle.read(MAX_ENTRY_BYTES + 1)
+    except OSError as err:
+        log.debug("not reading cache entry %s: %s", path, err)
+        return None
+    finally:
+        os.close(fd)
 
 
 def load(key: str) -> KnowledgeBase | None:
@@ -124,7 +172,8 @@ def load(key: str) -> KnowledgeBase | None:
         kb = decode(document)
     except Exception as err:  # noqa: BLE001 - a damaged entry is dropped, never fatal
         log.debug("dropping unreadable cache entry %s: %s", path, err)
-        path.unlink(missing_ok=True)
+        with contextlib.suppress(OSError):
+            path.unlink(missing_ok=True)
         return None
     with contextlib.suppress(OSError, NotImplementedError):
         os.utime(path, follow_symlinks=False)  # recently used: kept longest by prune()
@@ -143,7 +192,12 @@ def store(kb: KnowledgeBase) -> None:
         if len(text) > MAX_ENTRY_BYTES:
             return
         fd, name = tempfile.mkstemp(dir=folder, prefix=".kb-", suffix=".tmp")  # mode 0600
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+        try:
+            handle = os.fdopen(fd, "w", encoding="utf-8")
+        except BaseException:
+            os.close(fd)
+            raise
+        with handle:  # a full disk fails the write or the close: the temporary file goes below
             handle.write(text)
         os.replace(name, _entry(folder, kb.fingerprint))
         name = None
@@ -151,8 +205,9 @@ def store(kb: KnowledgeBase) -> None:
     except (OSError, TypeError, ValueError) as err:
         log.debug("could not cache the knowledge base: %s", err)
     finally:
-        if name is not None:
-            Path(name).unlink(missing_ok=True)
+        if name is not None:  # whatever stopped the store, never leave a partial file
+            with contextlib.suppress(OSError):
+                os.unlink(name)
 
 
 def prune(folder: Path, keep: int | None = None) -> None:
@@ -163,14 +218,20 @@ def prune(folder: Path, keep: int | None = None) -> None:
     entries = []
     for path in folder.glob("kb-*.json"):
         try:
-            entries.append((os.stat(path, follow_symlinks=False).st_mtime, path))
+            info = os.stat(path, follow_symlinks=False)
         except OSError:
             continue
+        if stat.S_ISDIR(info.st_mode):  # not an entry kbrun wrote: left alone
+            log.debug("cache folder %s holds a folder named like an entry: %s", folder, path)
+            continue
+        entries.append((info.st_mtime, path))
     entries.sort(reverse=True)
     for _mtime, path in entries[keep:]:
-        path.unlink(missing_ok=True)
+        with contextlib.suppress(OSError):
+            path.unlink(missing_ok=True)
     for path in folder.glob("kb-*.pickle"):  # entries of kbrun before the JSON cache
-        path.unlink(missing_ok=True)
+        with contextlib.suppress(OSError):
+            path.unlink(missing_ok=True)
     stale = time.time() - STALE_TEMP_S
     for path in folder.glob(".kb-*.tmp"):  # left by a store that was interrupted
         with contextlib.suppress(OSError):

@@ -156,3 +156,127 @@ def test_a_temporary_file_an_interrupted_store_left_is_pruned_once_stale(cache_d
     load_kb([DATA / "extend-kb"])
     assert not stale.exists()
     assert fresh.exists()  # perhaps another process's store in progress
+
+
+# -- issue 11 ------------------------------------------------------------------------------------
+
+def test_where_one_layer_ends_and_the_next_begins_is_part_of_the_key(cache_dir, tmp_path):
+    """`--kb k` holds the same files as `--kb k/a --kb k/b`, but is another knowledge base: in
+    one folder, b's `extend: true` of a's symptom is a duplicate id. It must not be served the
+    entry cached for the two layers."""
+    from kbrun.engine.errors import KbError
+
+    (tmp_path / "k" / "a").mkdir(parents=True)
+    (tmp_path / "k" / "b").mkdir()
+    (tmp_path / "k" / "a" / "a.yaml").write_text(
+        "symptoms:\n  - {id: kneecap-grit, name: Kneecap grit, region: knee, sources: "
+        "[004_21a09f0110ce186f.txt]}\n")
+    (tmp_path / "k" / "b" / "b.yaml").write_text(
+        "symptoms:\n  - {id: kneecap-grit, extend: true, name: Grit under the kneecap}\n")
+    two = load_kb([tmp_path / "k" / "a", tmp_path / "k" / "b"])
+    assert two.symptoms["kneecap-grit"].name == "Grit under the kneecap"
+    assert len(list(cache_dir.glob("kb-*.json"))) == 1
+    with pytest.raises(KbError, match="duplicate id 'kneecap-grit'"):
+        load_kb([tmp_path / "k"])
+    layers = [("a", [("x.yaml", "text")]), ("b", [("y.yaml", "more")])]
+    assert len({cache.fingerprint(layers), cache.fingerprint([("a", layers[0][1] + layers[1][1])]),
+                cache.fingerprint([("ab", [("x.yaml", "text"), ("y.yaml", "more")])]),
+                cache.fingerprint([("a", [("x.yaml", "textmore")])])}) == 4
+
+
+def test_a_full_disk_mid_write_leaves_no_temporary_file(cache_dir, monkeypatch):
+    import errno
+
+    cache_dir.mkdir(parents=True, mode=0o700)
+    real_fdopen = os.fdopen
+
+    class FullDisk:
+        def __init__(self, handle):
+            self.handle = handle
+
+        def __enter__(self):
+            return self
+
+        def __exit__(self, *_):
+            self.handle.close()
+
+        def write(self, text):
+            self.handle.write(text[:1000])
+            self.handle.flush()
+            raise OSError(errno.ENOSPC, "No space left on device")
+
+    def fdopen(fd, mode="r", *args, **kwargs):
+        handle = real_fdopen(fd, mode, *args, **kwargs)
+        return FullDisk(handle) if "w" in mode else handle
+
+    monkeypatch.setattr(cache.os, "fdopen", fdopen)
+    kb = load_kb([DATA / "extend-kb"])  # no error: the cache is only ever an optimisation
+    assert kb.symptoms["kneecap-grinding"]
+    assert not list(cache_dir.iterdir())
+
+
+def test_a_folder_where_an_entry_should_be_is_ignored(cache_dir, caplog):
+    import logging
+
+    kb = load_kb([DATA / "extend-kb"])
+    entry = cache_dir / f"kb-{kb.fingerprint}.json"
+    entry.unlink()
+    entry.mkdir()
+    for number in range(3):
+        (cache_dir / f"kb-{'0' * 63}{number}.json").mkdir()
+    with caplog.at_level(logging.DEBUG, logger="kbrun.engine.cache"):
+        again = load_kb([DATA / "extend-kb"])
+        cache.prune(cache_dir, keep=0)
+    assert again.entries == kb.entries
+    assert entry.is_dir() and len(list(cache_dir.glob("kb-*.json"))) == 4
+    assert f"not reading cache entry {entry}" in caplog.text
+
+
+def test_kbrun_with_a_folder_where_the_entry_should_be_exits_0(tmp_path):
+    from tests.hostile import run_kbrun
+
+    folder = tmp_path / "cache"
+    env = {**os.environ, "KBRUN_CACHE_DIR": str(folder)}
+    env.pop("KBRUN_NO_CACHE", None)
+    assert run_kbrun(["advise", "--kb", str(DATA / "extend-kb")], env=env).code == 0
+    entry = next(folder.glob("kb-*.json"))
+    entry.unlink()
+    entry.mkdir()
+    result = run_kbrun(["advise", "--kb", str(DATA / "extend-kb")], env=env, timeout=30)
+    assert result.code == 0, result.stderr
+    assert result.stderr == ""
+
+
+@pytest.mark.parametrize("platform, environ, expected", [
+    ("linux", {"HOME": "/home/ann"}, "/home/ann/.cache/kbrun"),
+    ("linux", {"HOME": "/home/ann", "XDG_CACHE_HOME": "/var/cache/ann"}, "/var/cache/ann/kbrun"),
+    ("linux", {"HOME": "/home/ann", "XDG_CACHE_HOME": "relative"}, "/home/ann/.cache/kbrun"),
+    ("freebsd14", {"HOME": "/home/ann"}, "/home/ann/.cache/kbrun"),
+    ("darwin", {"HOME": "/Users/ann", "XDG_CACHE_HOME": "/elsewhere"},
+     "/Users/ann/Library/Caches/kbrun"),
+    ("win32", {"USERPROFILE": "C:/Users/ann", "LOCALAPPDATA": "C:/Users/ann/AppData/Local"},
+     "C:/Users/ann/AppData/Local/kbrun/Cache"),
+    ("win32", {"USERPROFILE": "C:/Users/ann"}, "C:/Users/ann/AppData/Local/kbrun/Cache"),
+], ids=["linux", "xdg", "xdg-relative", "bsd", "macos", "windows", "windows-no-localappdata"])
+def test_the_cache_folder_follows_the_platform(platform, environ, expected):
+    assert cache.default_cache_dir(platform, environ) == Path(expected)
+
+
+def test_the_platform_folder_is_used_unless_kbrun_cache_dir_says_otherwise(cache_dir, tmp_path,
+                                                                          monkeypatch):
+    monkeypatch.setattr(cache.sys, "platform", "darwin")
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    assert cache.cache_dir() == cache_dir
+    monkeypatch.delenv("KBRUN_CACHE_DIR")
+    assert cache.cache_dir() == tmp_path / "home" / "Library" / "Caches" / "kbrun"
+
+
+def test_without_posix_owners_the_cache_still_works(cache_dir, monkeypatch):
+    """Windows has no os.getuid (nor geteuid): nothing may call it unguarded."""
+    monkeypatch.delattr(os, "getuid")
+    monkeypatch.delattr(os, "geteuid", raising=False)
+    fresh = load_kb([DATA / "extend-kb"])
+    again = load_kb([DATA / "extend-kb"])
+    assert fresh.static_records is None and again.static_records is not None  # a cache hit
+    assert again.entries == fresh.entries
+    assert len(list(cache_dir.glob("kb-*.json"))) == 1
