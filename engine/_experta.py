@@ -30,6 +30,7 @@ import bisect
 import collections
 import collections.abc
 import logging
+import sys
 from collections import Counter
 from collections.abc import Callable, Hashable, Iterable, Mapping
 from dataclasses import dataclass
@@ -102,6 +103,74 @@ Held = tuple[Data, Items, Context]  # a token in a list memory: its identity and
 Callback = Callable[[bool, Data, Context], None]
 
 _LOOSE = object()            # the group of a token that lacks one of its join's variables
+
+
+# -- the budget of partial matches ----------------------------------------------------------------
+
+class JoinBudget:
+    """How many more partial matches the joins of one matcher may make (`left`) before
+    JoinLimitReached, out of `limit`. A join multiplies tokens: conditions that share no
+    variable pair every fact of one kind with every fact of another, so four such conditions
+    over 70 facts make 70**4 matches, which is memory gone, not an answer. Each new joined
+    token costs one; withdrawn ones give nothing back (the budget bounds work as well as
+    memory). Unlimited until `start` is called."""
+
+    __slots__ = ("left", "limit")
+
+    def __init__(self) -> None:
+        self.limit = self.left = sys.maxsize
+
+    def start(self, limit: int) -> None:
+        """Allow `limit` new partial matches from now on."""
+        self.limit = self.left = limit
+
+    @property
+    def used(self) -> int:
+        return self.limit - self.left
+
+
+#: The most joins, negations and tests one path of the Rete network may pass through. A token
+#: goes down a path in nested calls (about two per join), so a rule of a thousand conditions
+#: would exceed Python's recursion limit of 1,000 frames mid-consultation; 100 leaves that limit
+#: room for the caller's frames, and a built-in rule needs at most about ten.
+MAX_NETWORK_DEPTH = 100
+
+
+class NetworkTooDeep(RuntimeError):
+    """A rule whose conditions make a path through more than MAX_NETWORK_DEPTH joins,
+    negations and tests. `rules` are the experta rules at the end of that path."""
+
+    def __init__(self, rules: list[Any]) -> None:
+        super().__init__(f"a rule of more than {MAX_NETWORK_DEPTH} conditions")
+        self.rules = rules
+
+
+class JoinLimitReached(RuntimeError):
+    """The joins made more partial matches than the matcher's JoinBudget allows. `rules` are
+    the experta rules fed by the join that went over (their names are their functions')."""
+
+    def __init__(self, limit: int, rules: list[Any]) -> None:
+        super().__init__(f"more than {limit:,} partial matches")
+        self.limit = limit
+        self.rules = rules
+
+
+def rules_below(node: Any) -> list[Any]:
+    """The experta rules whose conflict sets an experta network node feeds, in network order
+    (walked without recursion: a rule's conditions set the depth)."""
+    found: list[Any] = []
+    seen: set[int] = set()
+    stack = [node] if node is not None else []
+    while stack:
+        current = stack.pop()
+        if id(current) in seen:
+            continue
+        seen.add(id(current))
+        rule = getattr(current, "rule", None)
+        if rule is not None and not getattr(current, "children", None):
+            found.append(rule)
+        stack.extend(reversed([child.node for child in getattr(current, "children", ())]))
+    return found
 
 
 # -- memories -------------------------------------------------------------------------------------
@@ -336,16 +405,20 @@ class _Join:
     `left_plain` and `right_plain` say that an input's tokens never carry negated bindings
     (decided from the network), so a joined context is a plain copy and update."""
 
-    __slots__ = ("check", "children", "left", "right", "left_plain", "right_plain")
+    __slots__ = ("check", "children", "left", "right", "left_plain", "right_plain", "budget",
+                 "origin")
 
     def __init__(self, check: Any, key_of: Callable[[Context], Hashable] | None,
-                 left_plain: bool = False, right_plain: bool = False) -> None:
+                 left_plain: bool = False, right_plain: bool = False,
+                 budget: JoinBudget | None = None, origin: Any = None) -> None:
         self.check = check
         self.children: list[Callback] = []
         self.left = _Memory(key_of)
         self.right = _Memory(key_of)
         self.left_plain = left_plain
         self.right_plain = right_plain
+        self.budget = JoinBudget() if budget is None else budget
+        self.origin = origin          # the experta node, to name its rules in an error
 
     def activate_left(self, valid: bool, data: Data, context: Context) -> None:
         left = self.left
@@ -377,6 +450,11 @@ class _Join:
 
     def _emit(self, valid: bool, data: Data, context: Context, plain: bool,
               other_context: Context, other_plain: bool) -> None:
+        if valid:  # a new partial match: counted against the budget (see JoinBudget)
+            budget = self.budget
+            budget.left -= 1
+            if budget.left < 0:
+                raise JoinLimitReached(budget.limit, rules_below(self.origin))
         # the arriving token's variables first, then the held token's (negations dropped)
         if plain:
             joined = dict(context)
@@ -664,12 +742,14 @@ def _key_function(names: tuple[str, ...]) -> Callable[[Context], Hashable]:
 class _Translation:
     """kbrun nodes for a network experta built: the same nodes, wired in the same order."""
 
-    def __init__(self, root: Any, pending: set[_ConflictSet]) -> None:
+    def __init__(self, root: Any, pending: set[_ConflictSet], budget: JoinBudget) -> None:
+        self.budget = budget
         self.parents: dict[int, list[tuple[Any, str]]] = {}
         self.order: list[Any] = []   # experta's depth-first, first-visit order
-        self._visit(root, set())
+        self._visit(root)
         self.signatures: dict[int, tuple[frozenset[str], bool]] = {id(root): (frozenset(), False)}
         self.negates: dict[int, bool] = {id(root): False}
+        self._check_depth()
         self.nodes: dict[int, Any] = {}
         self.conflict_sets: list[_ConflictSet] = []
         self.memories: list[_Stateful] = []
@@ -687,13 +767,59 @@ class _Translation:
                 alpha.fuse()
         self.bus = _Bus([self._branch(child) for child in root.children])
 
-    def _visit(self, node: Any, seen: set[int]) -> None:
-        for child in node.children:
+    def _visit(self, root: Any) -> None:
+        """Record every node's parents and experta's depth-first, first-visit order (with a
+        stack of its own: a rule's conditions set the depth)."""
+        seen: set[int] = set()
+        stack = [(root, iter(root.children))]
+        while stack:
+            node, children = stack[-1]
+            child = next(children, None)
+            if child is None:
+                stack.pop()
+                continue
             self.parents.setdefault(id(child.node), []).append((node, child.callback.__name__))
             if id(child.node) not in seen:
                 seen.add(id(child.node))
                 self.order.append(child.node)
-                self._visit(child.node, seen)
+                stack.append((child.node, iter(child.node.children)))
+
+    def _check_depth(self) -> None:
+        """Raise NetworkTooDeep for a path through more than MAX_NETWORK_DEPTH joins,
+        negations and tests (a token passes them in nested calls), and fill the caches of
+        `signature` and `may_negate` parents first, so that neither recurses deeply."""
+        depth: dict[int, int] = {}
+        for node in self._parents_first():
+            parents = self.parents.get(id(node), ())
+            level = max((depth.get(id(parent), 0) for parent, _via in parents), default=0)
+            if isinstance(node, (OrdinaryMatchNode, NotNode, WhereNode)):
+                level += 1
+                if level > MAX_NETWORK_DEPTH:
+                    raise NetworkTooDeep(rules_below(node))
+            depth[id(node)] = level
+            if parents:
+                self.signature(node)
+                self.may_negate(node)
+
+    def _parents_first(self) -> list[Any]:
+        """The nodes of `order`, each after all of its parents (Kahn's algorithm)."""
+        waiting = {id(node): sum(1 for parent, _via in self.parents.get(id(node), ())
+                                 if id(parent) in self.parents)  # not the bus, the root
+                   for node in self.order}
+        children: dict[int, list[Any]] = {}
+        for node in self.order:
+            for parent, _via in self.parents.get(id(node), ()):
+                children.setdefault(id(parent), []).append(node)
+        ready = [node for node in self.order if not waiting[id(node)]]
+        result: list[Any] = []
+        while ready:
+            node = ready.pop()
+            result.append(node)
+            for child in children.get(id(node), ()):
+                waiting[id(child)] -= 1
+                if not waiting[id(child)]:
+                    ready.append(child)
+        return result
 
     def _branch(self, child: Any) -> tuple[type | None, _Alpha | None, Callback]:
         """A node under the bus: its type check, if it is one, and its input."""
@@ -771,7 +897,8 @@ class _Translation:
             if isinstance(node, OrdinaryMatchNode):
                 two_input = _Join(node.matcher, self._join_key(node),
                                   not self.port_negates(node, "activate_left"),
-                                  not self.port_negates(node, "activate_right"))
+                                  not self.port_negates(node, "activate_right"),
+                                  self.budget, node)
             else:
                 two_input = _Not(node.matcher, self._join_key(node))
             self.memories += [two_input.left, two_input.right]
@@ -796,6 +923,8 @@ class KbrunMatcher(ReteMatcher):  # type: ignore[misc]  # experta is untyped (An
             raise RuntimeError(f"KbrunMatcher needs experta {SUPPORTED_EXPERTA}, not "
                                f"{experta.__version__}; use experta's ReteMatcher")
         self.pending: set[_ConflictSet] = set()
+        #: the partial matches the joins may still make (unlimited until started)
+        self.budget = JoinBudget()
         super().__init__(engine)  # builds the network (build_network below)
 
     def build_network(self) -> None:
@@ -809,7 +938,7 @@ class KbrunMatcher(ReteMatcher):  # type: ignore[misc]  # experta is untyped (An
         are only read, so they may be another engine's: experta names pattern captures after
         object ids, so two builds of one rule set can order ties differently, and comparing
         two matchers exactly needs one build."""
-        translation = _Translation(root, self.pending)
+        translation = _Translation(root, self.pending, self.budget)
         self.root_node = translation.bus
         self.memories: tuple[_Stateful, ...] = tuple(translation.memories)
 
@@ -968,7 +1097,8 @@ def restore_engine(engine: Any, snapshot: EngineSnapshot) -> None:
     engine.running = snapshot.running
 
 
-__all__ = ["AS", "MATCH", "NOT", "SNAPSHOTS", "SUPPORTED_EXPERTA", "TEST", "DepthStrategy",
-           "DeterministicDepthStrategy", "EngineSnapshot", "Fact", "KbrunEngine", "KbrunMatcher",
-           "KnowledgeEngine", "P", "ReteMatcher", "Rule", "SnapshotsUnavailable", "experta",
-           "restore_engine", "snapshot_engine"]
+__all__ = ["AS", "MATCH", "MAX_NETWORK_DEPTH", "NOT", "SNAPSHOTS", "SUPPORTED_EXPERTA", "TEST",
+           "DepthStrategy", "DeterministicDepthStrategy", "EngineSnapshot", "Fact", "JoinBudget",
+           "JoinLimitReached", "KbrunEngine", "KbrunMatcher", "KnowledgeEngine",
+           "NetworkTooDeep", "P", "ReteMatcher", "Rule", "SnapshotsUnavailable", "experta",
+           "restore_engine", "rules_below", "snapshot_engine"]

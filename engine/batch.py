@@ -3,6 +3,7 @@ order, in this process or in worker processes forked once the knowledge base is 
 
 from __future__ import annotations
 
+import contextlib
 import gc
 import json
 import logging
@@ -13,7 +14,7 @@ import sys
 from collections.abc import Iterable, Iterator, Sequence
 from functools import lru_cache
 from itertools import chain, islice
-from typing import TYPE_CHECKING, Literal, NamedTuple
+from typing import TYPE_CHECKING, Any, BinaryIO, Literal, NamedTuple
 
 from kbrun.engine.errors import KbrunError
 
@@ -34,6 +35,14 @@ CHUNK_LINES = 8
 CHUNKS_PER_JOB = 4
 #: Seconds to wait for a result before checking that the workers are still alive.
 _POLL_S = 1.0
+#: The longest input line read whole: a profile is one JSON object of a few hundred bytes, so
+#: 1 MiB is far beyond any, and reading a line is bounded (`--batch /dev/zero` is one endless
+#: line). A longer line is that line's error object.
+MAX_LINE_BYTES = 1024 * 1024
+#: How far past the first MAX_LINE_BYTES of an over-long line its end is looked for (read in
+#: pieces, never held): a line end there lets the batch go on with the next line; none means
+#: the input is not JSON lines at all (a binary file, a device), and nothing more is read.
+MAX_SKIP_BYTES = 64 * 1024 * 1024
 
 Status = Literal["advised", "invalid", "internal-error"]
 NumberedLine = tuple[int, str]
@@ -55,6 +64,59 @@ class WorkerDied(RuntimeError):
     """A batch worker process ended without being asked to (killed, or out of memory)."""
 
 
+# -- reading -------------------------------------------------------------------------------------
+
+class OverlongLine(str):
+    """An input line longer than MAX_LINE_BYTES, as `read_lines` yields it: its first bytes
+    (decoded, for the error message), how many bytes it had (`size`, a lower bound when
+    `ended` is False: no line end was found and nothing after it was read)."""
+
+    size: int
+    ended: bool
+
+    def __new__(cls, start: str, size: int, ended: bool) -> OverlongLine:
+        line = super().__new__(cls, start)
+        line.size, line.ended = size, ended
+        return line
+
+    def __reduce__(self) -> tuple[Any, ...]:  # to a worker process, with its size
+        return (OverlongLine, (str(self), self.size, self.ended))
+
+
+def read_lines(stream: BinaryIO) -> Iterator[str]:
+    """The lines of a binary stream (a batch file, stdin), decoded from UTF-8 one by one (an
+    undecodable byte becomes U+FFFD, so one bad line is that line's error, not the batch's),
+    each read with a bound: a line longer than MAX_LINE_BYTES comes as an OverlongLine, and
+    after one with no end within MAX_SKIP_BYTES more, reading stops."""
+    while True:
+        raw = stream.readline(MAX_LINE_BYTES + 1)
+        if not raw:
+            return
+        if len(raw) <= MAX_LINE_BYTES or raw.endswith(b"\n"):
+            yield raw.decode("utf-8", errors="replace")
+            continue
+        size, skipped = len(raw), 0
+        while True:  # the rest of the line, in pieces, up to MAX_SKIP_BYTES
+            piece = stream.readline(min(MAX_LINE_BYTES, MAX_SKIP_BYTES - skipped))
+            size += len(piece)
+            skipped += len(piece)
+            if not piece or piece.endswith(b"\n") or skipped >= MAX_SKIP_BYTES:
+                break
+        ended = not piece or piece.endswith(b"\n")
+        yield OverlongLine(raw[:40].decode("utf-8", errors="replace"), size, ended)
+        if not ended:
+            return
+
+
+def _overlong(number: int, line: OverlongLine) -> contract.BatchLine:
+    size = f"{line.size:,} bytes" if line.ended else f"over {line.size:,} bytes with no line end"
+    rest = "" if line.ended else "; nothing after it was read"
+    return {"line": number,
+            "error": f"line {number}: {size}, over the {MAX_LINE_BYTES // (1024 * 1024)} MiB "
+                     f"limit for one line{rest}; write one profile per line, a JSON object of "
+                     "its fields such as {\"symptoms\": [\"knee-pain\"]}"}
+
+
 # -- one line ------------------------------------------------------------------------------------
 
 def _advised(kb: KnowledgeBase, number: int, line: str, trace: bool
@@ -68,6 +130,8 @@ def _advised(kb: KnowledgeBase, number: int, line: str, trace: bool
         profile_from_mapping,
     )
 
+    if isinstance(line, OverlongLine):
+        return _overlong(number, line), True
     try:
         data = loads_json_object(line)
     except json.JSONDecodeError as err:
@@ -276,7 +340,8 @@ def _build_shared_state(kb: KnowledgeBase) -> None:
     default profile: the workers then share it instead of each building a copy."""
     from kbrun.engine import advise, make_profile
 
-    advise(make_profile(kb), kb, cached=False)
+    with contextlib.suppress(KbrunError):  # rules that run away: each line's error says so
+        advise(make_profile(kb), kb, cached=False)
 
 
 def _serve(kb: KnowledgeBase, trace: bool, tasks: Queue[tuple[int, list[NumberedLine]] | None],
@@ -312,6 +377,6 @@ def advise_json_lines(lines: Iterable[str], kb_dirs: Sequence[str] = (), *,
     return [result.text for result in batch_results(kb, lines, trace=trace)]
 
 
-__all__ = ["CHUNKS_PER_JOB", "CHUNK_LINES", "LineResult", "Status", "WorkerDied",
-           "advise_json_lines", "advise_lines", "batch_results", "default_jobs",
-           "fork_available", "result_line"]
+__all__ = ["CHUNKS_PER_JOB", "CHUNK_LINES", "MAX_LINE_BYTES", "MAX_SKIP_BYTES", "LineResult",
+           "OverlongLine", "Status", "WorkerDied", "advise_json_lines", "advise_lines",
+           "batch_results", "default_jobs", "fork_available", "read_lines", "result_line"]

@@ -5,18 +5,23 @@ link it came from)."""
 from __future__ import annotations
 
 import gc
+from collections import Counter
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 from kbrun.engine._experta import (
+    MAX_NETWORK_DEPTH,
     SNAPSHOTS,
     DeterministicDepthStrategy,
     EngineSnapshot,
     Fact,
+    JoinLimitReached,
     KbrunEngine,
+    NetworkTooDeep,
     restore_engine,
     snapshot_engine,
 )
+from kbrun.engine.errors import KbError
 from kbrun.engine.facts import describe, fact_fields, fact_key, fact_kind_of, make_fact
 from kbrun.engine.graph import (
     CONTRAINDICATED_FOR,
@@ -42,6 +47,61 @@ if TYPE_CHECKING:
     from kbrun.engine.rules import CompiledRule
 
 FactKey = tuple[Any, ...]
+
+# -- limits of one consultation (issue 11) -------------------------------------------------------
+#
+# Rules that re-trigger themselves (a rule matching the fact it asserts, with a new value each
+# time), two rules feeding each other, or conditions that join every fact of one kind with every
+# fact of another run until memory is gone. A consultation is bounded, in proportion to the facts
+# it starts from (the knowledge base's graph facts and the profile's), so that a knowledge base
+# ten times larger may do ten times the work. Built-in kb, ~1,390 facts to start from: a
+# consultation fires ~430 rules and asserts ~460 facts (a profile of several symptoms up to
+# ~3,000 of each; every symptom, injury and red flag at once, 16,600 firings, 12,800 facts, 490,000
+# partial matches, 35 s and 1.5 GB: the one case near a limit); the ten-times kb of bench.py fires
+# 9,000 on average, 28,000 at most over 30 profiles. Going over a limit is a RunawayRules error
+# (exit 2) naming the rule.
+
+#: Rule firings per starting fact (27,800 for the built-in kb): 7x the most a profile of up to
+#: four symptoms, two injuries and two red flags fired over 300 random ones (4,000; median
+#: 950), 1.7x the extreme profile above. A rule that re-triggers itself reaches it in ~2 s.
+FIRINGS_PER_FACT = 20
+#: New facts the rules may assert, per starting fact (55,600 for the built-in kb). A firing
+#: asserts about one, so a loop meets the firing limit first; this one stops a rule with many
+#: actions, which the firing limit lets assert many facts a firing.
+FACTS_PER_FACT = 40
+#: Characters of text the rules may assert in new facts, per starting fact (5.6 million for the
+#: built-in kb, whose typical consultation asserts 40,000 and the extreme one a million): stops a
+#: template that repeats what it reads ('{n}{n}'), which doubles a text at each firing, long
+#: before memory goes.
+TEXT_PER_FACT = 4_000
+#: Partial matches (new joined tokens) the Rete joins may make, per starting fact (139,000 for
+#: the built-in kb; 300 random profiles as above made 1,700 at the median, 7,900 at the 95th
+#: percentile, 28,800 at most). Conditions that share no variable multiply (four `exercise:`
+#: conditions: 74**4 = 30 million matches); this stops them within ~400 MB. The extreme profile
+#: above (490,000, 1.5 GB) goes over it, and is refused rather than run.
+JOINS_PER_FACT = 100
+#: The smallest number of starting facts the limits are computed from, so that a small test kb
+#: of a few dozen facts still gets room (10,000 firings, 50,000 partial matches).
+MIN_STARTING_FACTS = 500
+
+
+class RunawayRules(KbError):
+    """A consultation went over one of its limits: a rule re-triggers itself, rules feed each
+    other, or conditions multiply partial matches. Names the rule, where it is written, and the
+    fix."""
+
+
+_LOOP_FIX = ("it keeps matching facts that it (or a rule it feeds) asserts, each with a new "
+             "value; add a `not:` condition on the fact it asserts, or a condition that stops "
+             "the chain")
+
+
+class _OverLimit(Exception):
+    """Raised inside a run when a limit is reached; `Reasoner` turns it into RunawayRules."""
+
+    def __init__(self, what: str, rule: str, count: int, limit: int) -> None:
+        super().__init__(what)
+        self.what, self.rule, self.count, self.limit = what, rule, count, limit
 
 
 @dataclass(frozen=True)
@@ -108,10 +168,16 @@ class RecordingEngine(KbrunEngine):
 
     matched_kinds: frozenset[str] = frozenset()  # the fact kinds this engine's rules match
 
-    def clear_records(self) -> None:
+    def clear_records(self, starting_facts: int = 0) -> None:
+        """Forget the last run's records, and set the limits of the next run from the number
+        of facts it starts from (see FIRINGS_PER_FACT and the other limits)."""
         self.support: dict[FactKey, list[Support]] = {}
         self.asserted: dict[FactKey, Fact] = {}
         self.firings: list[Firing] = []
+        starting = max(starting_facts, MIN_STARTING_FACTS)
+        self.firing_limit = FIRINGS_PER_FACT * starting
+        self.fact_limit = FACTS_PER_FACT * starting
+        self.text_limit = self.text_left = TEXT_PER_FACT * starting
 
     def run(self, steps: float = float("inf")) -> None:
         """experta's run loop without its per-firing log line, whose arguments (every matched
@@ -140,8 +206,11 @@ class RecordingEngine(KbrunEngine):
         return last
 
     def fired(self, rule: CompiledRule, matched: list[Fact], new_facts: list[Fact]) -> None:
-        """Called by every compiled rule's right-hand side."""
+        """Called by every compiled rule's right-hand side. Raises _OverLimit when the run
+        goes over one of its limits."""
         step = len(self.firings) + 1
+        if step > self.firing_limit:
+            raise _OverLimit("firings", rule.id, step, self.firing_limit)
         premises = tuple(fact_key(f) for f in matched)
         keys = []
         for fact in new_facts:
@@ -149,7 +218,15 @@ class RecordingEngine(KbrunEngine):
             keys.append(key)
             self.support.setdefault(key, []).append(Support(rule.id, step, premises))
             if key not in self.asserted:
+                for _name, value in key[1]:
+                    if type(value) is str:
+                        self.text_left -= len(value)
+                if self.text_left < 0:
+                    raise _OverLimit("text", rule.id, self.text_limit - self.text_left,
+                                     self.text_limit)
                 self.asserted[key] = fact
+                if len(self.asserted) > self.fact_limit:
+                    raise _OverLimit("facts", rule.id, len(self.asserted), self.fact_limit)
                 if fact_kind_of(fact) in self.matched_kinds:
                     self.declare(fact)  # a fact no rule matches need not enter the network
         self.firings.append(Firing(step, rule.id, premises, tuple(keys)))
@@ -318,19 +395,42 @@ class Reasoner:
 
     def __init__(self, kb: KnowledgeBase) -> None:
         rules = kb.rules
-        self.engine = rules.engine()
         self.static = static_declarations(kb, rules.graph_kinds())
         self.snapshot: EngineSnapshot | None = None
+        #: why no consultation can run (a rule too deep for the matcher, or the graph facts
+        #: alone over a limit), kept so that each consultation reports it at once
+        self.refused: RunawayRules | None = None
+        try:
+            self.engine = rules.engine()
+        except NetworkTooDeep as err:
+            self.engine = RecordingEngine()  # an engine without rules, never run
+            self.refused = _runaway(kb, err)
+            return
         if SNAPSHOTS:
-            self._declare_static()
+            try:
+                self._declare_static()
+            except JoinLimitReached as err:
+                self.refused = _runaway(kb, err)
+                self.engine.reset()  # drop what the joins made before they stopped
+                return
             self.snapshot = snapshot_engine(self.engine)
 
     def _declare_static(self) -> None:
         self.engine.reset()
+        self._limit_joins(len(self.static.facts))
         # in one call: the network takes them all, then the agenda is updated once
         self.engine.declare(*self.static.facts.values())
 
+    def _limit_joins(self, starting_facts: int) -> None:
+        budget = getattr(self.engine.matcher, "budget", None)  # None on experta's own matcher
+        if budget is not None:
+            budget.start(JOINS_PER_FACT * max(starting_facts, MIN_STARTING_FACTS))
+
     def consult(self, kb: KnowledgeBase, profile: Profile) -> Consultation:
+        """Run the rules over the profile's facts and the graph's. Raises RunawayRules when
+        the run goes over one of the limits above."""
+        if self.refused is not None:
+            raise self.refused.with_traceback(None)  # one traceback, not one per raise
         start = profile_declarations(kb, profile)
         engine = self.engine
         collecting = gc.isenabled()
@@ -339,10 +439,14 @@ class Reasoner:
             if self.snapshot is not None:
                 restore_engine(engine, self.snapshot)
             else:
-                self._declare_static()
-            engine.clear_records()
+                self._declare_static()  # no snapshot: every run declares the graph's facts
+            starting = len(self.static.facts) + len(start.facts)
+            engine.clear_records(starting)
+            self._limit_joins(starting)
             engine.declare(*start.facts.values())
             engine.run()
+        except (_OverLimit, JoinLimitReached) as err:
+            raise _runaway(kb, err, engine) from None
         finally:
             if collecting:
                 gc.enable()
@@ -350,6 +454,62 @@ class Reasoner:
         origins = {**self.static.origins, **start.origins}
         return Consultation(facts=facts, origins=origins, support=engine.support,
                             firings=engine.firings)
+
+
+def _runaway(kb: KnowledgeBase, err: _OverLimit | JoinLimitReached | NetworkTooDeep,
+             engine: RecordingEngine | None = None) -> RunawayRules:
+    """The RunawayRules error for a limit a run went over: which rule, where, and the fix."""
+    compiled = kb.rules.rules
+    if isinstance(err, (JoinLimitReached, NetworkTooDeep)):
+        by_function = {rule_id.replace("-", "_"): rule_id for rule_id in compiled}
+        names = [by_function.get(getattr(rule, "__name__", ""), "") for rule in err.rules]
+        names = [name for name in dict.fromkeys(names) if name]
+        rule_id = names[0] if names else "?"
+    if isinstance(err, NetworkTooDeep):
+        return RunawayRules(
+            f"rule '{rule_id}' has more than {MAX_NETWORK_DEPTH} conditions and tests in a row, "
+            "more than the matcher can follow", loc=_loc_of(compiled, rule_id),
+            suggestion="split it: let a first rule assert a fact of your own (declared under "
+                       "`facts:`) from some of the conditions, and a second rule match that "
+                       "fact with the rest")
+    if isinstance(err, JoinLimitReached):
+        more = (f" (and {len(names) - 1} more rule{'s' * (len(names) > 2)} sharing its first "
+                "conditions)") if len(names) > 1 else ""
+        return RunawayRules(
+            f"rule '{rule_id}'{more} made more than {err.limit:,} partial matches of its "
+            f"conditions in one consultation (the limit: {JOINS_PER_FACT} per fact the "
+            "consultation starts from)", loc=_loc_of(compiled, rule_id),
+            suggestion="conditions that share no variable pair every fact of one kind with "
+                       "every fact of another; share a variable between them (`exercise: {id: "
+                       "$e}` with `targets: {exercise: $e}`) or narrow them with literal fields")
+    if err.what == "text":
+        return RunawayRules(
+            f"rule '{err.rule}' took the text asserted in one consultation to {err.count:,} "
+            f"characters, over the limit of {err.limit:,} ({TEXT_PER_FACT:,} per fact the "
+            "consultation starts from)", loc=_loc_of(compiled, err.rule),
+            suggestion="a template that puts the text it matched into the text it asserts "
+                       "grows it at each firing ('{n}a'; '{n}{n}' doubles it); " + _LOOP_FIX)
+    if err.what == "firings":
+        counts = Counter(firing.rule for firing in engine.firings) if engine else Counter()
+        what, per = "fired", FIRINGS_PER_FACT
+    else:
+        counts = Counter(supports[0].rule for supports in engine.support.values()
+                         ) if engine else Counter()
+        what, per = "asserted", FACTS_PER_FACT
+    (rule_id, count), *rest = counts.most_common(2) or [(err.rule, err.count)]
+    unit = "times" if what == "fired" else "facts"
+    feeding = (f", and rule '{rest[0][0]}' {rest[0][1]:,}"
+               if rest and rest[0][1] * 2 >= count else "")
+    return RunawayRules(
+        f"rule '{rule_id}' {what} {count:,} {unit}{feeding} in one consultation, over the limit "
+        f"of {err.limit:,} {'firings' if what == 'fired' else 'new facts'} in all ({per} per "
+        "fact the consultation starts from)", loc=_loc_of(compiled, rule_id),
+        suggestion=_LOOP_FIX)
+
+
+def _loc_of(compiled: dict[str, CompiledRule], rule_id: str) -> Any:
+    rule = compiled.get(rule_id)
+    return rule.loc if rule is not None else None
 
 
 def consult(kb: KnowledgeBase, profile: Profile) -> Consultation:
@@ -361,8 +521,10 @@ def consult(kb: KnowledgeBase, profile: Profile) -> Consultation:
     return kb.reasoner.consult(kb, profile)
 
 
-__all__ = ["Consultation", "Firing", "Origin", "Reasoner", "RecordingEngine", "Support", "consult",
-           "fact_kind_of", "profile_declarations", "static_declarations", "trace_records"]
+__all__ = ["FACTS_PER_FACT", "FIRINGS_PER_FACT", "JOINS_PER_FACT", "MIN_STARTING_FACTS",
+           "TEXT_PER_FACT", "Consultation", "Firing", "Origin", "Reasoner",
+           "RecordingEngine", "RunawayRules", "Support", "consult", "fact_kind_of",
+           "profile_declarations", "static_declarations", "trace_records"]
 
 
 def trace_records(consultation: Consultation) -> list[TraceStep]:

@@ -106,6 +106,45 @@ def test_batch_file_that_does_not_exist():
     assert result.stderr.startswith("Error: cannot read batch file '/nonexistent/runners.jsonl'")
 
 
+# -- hostile input, in a real process (issue 11) -------------------------------------------------
+
+def _render_reads_with_a_bound() -> bool:
+    import inspect
+
+    import kbrun.cli.render as render
+
+    return "read_lines" in inspect.getsource(render.batch)
+
+
+@pytest.mark.xfail(not _render_reads_with_a_bound(), strict=True,
+                   reason="cli/render.py's batch() must read with engine.batch.read_lines "
+                          "instead of iterating the stream, whose readline has no bound")
+def test_batch_from_dev_zero_ends_at_once_with_one_error():
+    from tests.hostile import run_kbrun
+
+    result = run_kbrun(["advise", "--batch", "/dev/zero", "--jobs", "1"], timeout=30,
+                       memory_mb=1500)
+    assert result.code == 2
+    assert result.error_line.startswith("Error: batch: 1 line read, 0 advised, 1 failed")
+    rows = [validated("advise-batch-line", line) for line in result.stdout.splitlines()]
+    assert len(rows) == 1
+    assert rows[0]["error"].startswith("line 1: over 68,157,441 bytes with no line end, over "
+                                       "the 1 MiB limit for one line; nothing after it was read")
+    assert result.seconds < 20 and result.peak_mb < 300
+
+
+def test_an_over_long_line_and_a_huge_number_do_not_stop_the_batch(tmp_path):
+    path = tmp_path / "runners.jsonl"
+    path.write_bytes(b"\n".join([LINES[0].encode(), b'{"symptoms": ["' + b"x" * (2 << 20) + b'"]}',
+                                 b'{"pain": ' + b"9" * 5000 + b"}", b'{"pain": 2, "pain": 3}',
+                                 LINES[0].encode()]) + b"\n")
+    result = run("advise", "--batch", str(path), "--jobs", "1")
+    assert result.exit_code == 2
+    rows = [validated("advise-batch-line", line) for line in result.stdout.splitlines()]
+    assert [row["line"] for row in rows if "error" in row] == [2, 3, 4]
+    assert [row["line"] for row in rows if "error" not in row] == [1, 5]
+
+
 # -- progress, in a real process ------------------------------------------------------------------
 
 def _stderr_through_a_terminal(args: list[str], stdin: str) -> tuple[int, str, str]:

@@ -328,3 +328,55 @@ def test_a_number_json_cannot_convert_is_not_called_a_repeated_key(kb, monkeypat
     finally:
         sys.set_int_max_str_digits(old)
     assert "appears twice" not in result.text
+
+
+class Endless:
+    """A binary stream of NUL bytes without end (what /dev/zero is), counting what is read."""
+
+    def __init__(self) -> None:
+        self.read = 0
+
+    def readline(self, size: int = -1) -> bytes:
+        assert size > 0, "an unbounded read of an endless line"
+        self.read += size
+        return b"\0" * size
+
+
+def test_an_over_long_line_is_its_error_and_the_next_line_is_advised(kb):
+    import io
+
+    from kbrun.engine.batch import MAX_LINE_BYTES, OverlongLine, read_lines
+
+    long_line = b'{"symptoms": ["' + b"x" * (2 * MAX_LINE_BYTES) + b'"]}\n'
+    stream = io.BytesIO(LINES[0].encode() + b"\n" + long_line + LINES[0].encode() + b"\n")
+    lines = list(read_lines(stream))
+    assert len(lines) == 3 and isinstance(lines[1], OverlongLine)
+    assert lines[1].size == len(long_line) and lines[1].ended
+    for jobs in (1, 2):  # the line's size reaches a worker process too
+        results = list(batch_results(kb, read_lines(io.BytesIO(stream.getvalue())), jobs=jobs))
+        assert [r.status for r in results] == ["advised", "invalid", "advised"]
+        assert validated("advise-batch-line", results[1].text)["error"] == (
+            f"line 2: {len(long_line):,} bytes, over the 1 MiB limit for one line; write one "
+            'profile per line, a JSON object of its fields such as {"symptoms": ["knee-pain"]}')
+
+
+def test_an_endless_line_is_one_error_and_reading_stops_within_its_bound(kb):
+    from kbrun.engine.batch import MAX_LINE_BYTES, MAX_SKIP_BYTES, read_lines
+
+    stream = Endless()
+    results = list(batch_results(kb, read_lines(stream)))  # type: ignore[arg-type]
+    assert [r.status for r in results] == ["invalid"]
+    error = validated("advise-batch-line", results[0].text)["error"]
+    assert error.startswith(f"line 1: over {MAX_LINE_BYTES + 1 + MAX_SKIP_BYTES:,} bytes with no "
+                            "line end, over the 1 MiB limit for one line; nothing after it was "
+                            "read; write one profile per line"), error
+    assert stream.read <= MAX_LINE_BYTES + 1 + MAX_SKIP_BYTES
+
+
+def test_lines_are_decoded_one_by_one_with_bad_bytes_replaced():
+    import io
+
+    from kbrun.engine.batch import read_lines
+
+    assert list(read_lines(io.BytesIO(b'{"a": 1}\n\xff\xfe\n{"b": 2}'))) == \
+        ['{"a": 1}\n', "\ufffd\ufffd\n", '{"b": 2}']
