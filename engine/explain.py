@@ -4,8 +4,9 @@ ranking), with the smallest profile change that would bring it in, found by re-r
 
 from __future__ import annotations
 
+import collections
 import functools
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -44,22 +45,66 @@ class Node:
                 "source": self.sources[0] if self.sources else None, "sources": self.sources,
                 "premises": [p.to_dict() for p in self.premises]}
 
+    def walk(self) -> Iterator[Node]:
+        """This node and every node below it, depth first, premises in order (without
+        recursion)."""
+        stack = [self]
+        while stack:
+            node = stack.pop()
+            yield node
+            stack.extend(reversed(node.premises))
+
     def leaves(self) -> list[Node]:
-        if not self.premises:
-            return [self]
-        return [leaf for p in self.premises for leaf in p.leaves()]
+        return [node for node in self.walk() if not node.premises]
 
     def rules(self) -> list[str]:
-        found = [self.rule] if self.rule else []
-        return found + [r for p in self.premises for r in p.rules()]
+        return [node.rule for node in self.walk() if node.rule]
+
+
+#: The most rule steps a derivation tree shows below the fact it explains. A built-in derivation
+#: is at most six deep; a chain of rules a coach wrote, each asserting what the next needs,
+#: can be a thousand, which no one reads and which nested rendering cannot print. Below this
+#: depth one "... N more steps" node stands for the rest.
+MAX_DERIVATION_DEPTH = 50
+#: The most facts a derivation tree shows. A fact used by several later steps appears under each
+#: of them, so rules that each match two facts from the step before double the tree at each
+#: step; past this many, the premises not yet shown become one "... N more steps" node each.
+#: The built-in kb's largest trees hold about 150 facts.
+MAX_DERIVATION_NODES = 2_000
 
 
 def derivation(kb: KnowledgeBase, consultation: Consultation, key: FactKey) -> Node:
-    """The derivation tree of one fact, down to profile inputs and graph links.
+    """The derivation tree of one fact, down to profile inputs and graph links, at most
+    MAX_DERIVATION_DEPTH rule steps deep and MAX_DERIVATION_NODES facts large (built breadth
+    first, without recursion; what is cut is one `omitted` node saying how many steps deeper
+    the derivation goes).
 
     A fact asserted by several firings is explained by the first; its premises were in
     working memory before that firing, so the tree is finite.
     """
+    root = _step(kb, consultation, key)
+    made = 1
+    below: dict[FactKey, int] = {}
+    queue: collections.deque[tuple[Node, FactKey, int]] = collections.deque([(root, key, 0)])
+    while queue:
+        node, node_key, depth = queue.popleft()
+        if node.origin != "rule":
+            continue
+        premises = consultation.support[node_key][0].premises
+        if depth >= MAX_DERIVATION_DEPTH or made + len(premises) > MAX_DERIVATION_NODES:
+            node.premises.append(_omitted(consultation, premises, below))
+            made += 1
+            continue
+        for premise in premises:
+            child = _step(kb, consultation, premise)
+            node.premises.append(child)
+            queue.append((child, premise, depth + 1))
+        made += len(premises)
+    return root
+
+
+def _step(kb: KnowledgeBase, consultation: Consultation, key: FactKey) -> Node:
+    """The node of one fact, without its premises."""
     fact = describe(consultation.facts[key])
     origin = consultation.origins.get(key)
     if origin is not None:
@@ -67,8 +112,40 @@ def derivation(kb: KnowledgeBase, consultation: Consultation, key: FactKey) -> N
     support = consultation.support[key][0]
     spec = kb.rule_specs[support.rule]
     return Node(fact, "rule", rule=support.rule, description=spec.description,
-                sources=source_ids(spec.sources),
-                premises=[derivation(kb, consultation, p) for p in support.premises])
+                sources=source_ids(spec.sources))
+
+
+def _omitted(consultation: Consultation, premises: tuple[FactKey, ...],
+             below: dict[FactKey, int]) -> Node:
+    """The node that stands for the derivations of `premises`, not shown."""
+    steps = max((_steps_below(consultation, p, below) for p in premises), default=0)
+    return Node(f"... {steps:,} more step{'s' * (steps != 1)}", "omitted",
+                description=f"the derivation goes {steps:,} rule step{'s' * (steps != 1)} "
+                            f"deeper; a tree shows at most {MAX_DERIVATION_DEPTH} steps and "
+                            f"{MAX_DERIVATION_NODES:,} facts")
+
+
+def _steps_below(consultation: Consultation, key: FactKey, below: dict[FactKey, int]) -> int:
+    """The longest chain of rule steps that derived `key` (0 for a declared fact), memoised in
+    `below` across calls, computed without recursion."""
+    stack = [key]
+    while stack:
+        current = stack[-1]
+        if current in below:
+            stack.pop()
+            continue
+        if current in consultation.origins:
+            below[current] = 0
+            stack.pop()
+            continue
+        premises = consultation.support[current][0].premises
+        missing = [p for p in premises if p not in below]
+        if missing:
+            stack.extend(missing)
+            continue
+        below[current] = 1 + max((below[p] for p in premises), default=0)
+        stack.pop()
+    return below[key]
 
 
 # -- why -----------------------------------------------------------------------------------------

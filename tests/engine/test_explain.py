@@ -129,3 +129,82 @@ def _walk(node):
     yield node
     for premise in node.premises:
         yield from _walk(premise)
+
+
+# -- long and wide derivations (issue 11) --------------------------------------------------------
+
+def _chain_folder(folder, steps: int, source: str, first: dict, exercise: str):
+    """A coach's folder of `steps` + 2 rules: each asserts the step the next one needs, and the
+    last recommends `exercise`."""
+    from tests.engine.test_bounds import kind, rule, write_rules
+
+    rules = [rule("step-0", [first], [{"assert": {"step": {"n": 0}}}], source)]
+    rules += [rule(f"step-{i}", [{"step": {"n": i - 1}}], [{"assert": {"step": {"n": i}}}],
+                   source) for i in range(1, steps + 1)]
+    rules.append(rule("chain-end", [{"step": {"n": steps}}],
+                      [{"recommend": {"exercise": exercise, "weight": 0.99,
+                                      "reason": "the end of a long chain"}}], source))
+    return write_rules(folder, rules, [kind("step", {"n": "whole"}, source)])
+
+
+def _depth(node) -> int:
+    deepest, stack = 0, [(node, 0)]
+    while stack:
+        current, level = stack.pop()
+        deepest = max(deepest, level)
+        stack.extend((p, level + 1) for p in current.premises)
+    return deepest
+
+
+def test_why_over_a_thousand_step_chain_shows_fifty_steps_and_counts_the_rest(tmp_path):
+    from kbrun.engine import load_kb
+    from kbrun.engine.explain import MAX_DERIVATION_DEPTH
+    from tests.conftest import DATA
+
+    folder = _chain_folder(tmp_path / "chain", 1000, "test-source", {"goal": {"id": "speed"}},
+                           "squat")
+    kb = load_kb([DATA / "mini", folder], builtin=False)
+    answer = why(kb, make_profile(kb, goals=["speed"]), "squat")
+    assert answer.recommended
+    omitted = [node for node in answer.derivation.walk() if node.origin == "omitted"]
+    assert [node.fact for node in omitted] == ["... 951 more steps"]
+    assert omitted[0].description == ("the derivation goes 951 rule steps deeper; a tree shows "
+                                      "at most 50 steps and 2,000 facts")
+    assert _depth(answer.derivation) == MAX_DERIVATION_DEPTH + 2  # the session, the cut node
+    assert answer.to_dict()["derivation"]["premises"][0]["rule"] == "chain-end"
+
+
+def test_a_derivation_that_doubles_at_each_step_is_cut_at_its_size_limit(tmp_path):
+    """Each step matches the two facts of the step before: the tree (not the working memory)
+    doubles at each step, 2**18 facts for 18 steps."""
+    from kbrun.engine import load_kb
+    from kbrun.engine.explain import MAX_DERIVATION_NODES
+    from tests.conftest import DATA
+    from tests.engine.test_bounds import kind, rule, write_rules
+
+    facts = [kind("left", {"n": "whole"}), kind("right", {"n": "whole"})]
+    rules = [rule("begin", [{"goal": {"id": "speed"}}],
+                  [{"assert": {"left": {"n": 0}}}, {"assert": {"right": {"n": 0}}}])]
+    rules += [rule(f"double-{i}", [{"left": {"n": i - 1}}, {"right": {"n": i - 1}}],
+                   [{"assert": {"left": {"n": i}}}, {"assert": {"right": {"n": i}}}])
+              for i in range(1, 19)]
+    rules.append(rule("end", [{"left": {"n": 18}}, {"right": {"n": 18}}],
+                      [{"recommend": {"exercise": "squat", "weight": 0.99, "reason": "wide"}}]))
+    kb = load_kb([DATA / "mini", write_rules(tmp_path / "wide", rules, facts)], builtin=False)
+    answer = why(kb, make_profile(kb, goals=["speed"]), "squat")
+    nodes = list(answer.derivation.walk())
+    assert MAX_DERIVATION_NODES < len(nodes) < 2 * MAX_DERIVATION_NODES
+    assert any(node.origin == "omitted" and node.fact.endswith("more steps") for node in nodes)
+
+
+def test_kbrun_why_over_a_thousand_step_chain_exits_0_with_the_cut_shown(tmp_path):
+    from tests.hostile import run_kbrun
+
+    folder = _chain_folder(tmp_path / "chain", 1000, "004_21a09f0110ce186f.txt", {"phase": {}},
+                           "back-squat")
+    result = run_kbrun(["why", "back-squat", "--kb", str(folder)], timeout=60, memory_mb=1500)
+    assert result.code == 0, result.stderr
+    assert "Traceback" not in result.stderr
+    assert "└─ ... 951 more steps  ⇐ omitted: the derivation goes 951 rule steps deeper" in \
+        result.stdout
+    assert result.seconds < 30 and result.peak_mb < 400
