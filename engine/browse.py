@@ -73,7 +73,13 @@ def show_entry(kb: KnowledgeBase, entry_id: str) -> contract.KbEntry:
                 entry_id, kind = alias, candidate_kind
                 break
     if kind is None:
-        raise UnknownId("id", entry_id, kb.all_ids(), context="kb show")
+        error = UnknownId("id", entry_id, kb.all_ids(), context="kb show")
+        listing = ("list the ids of one kind with `kbrun kb list KIND`, KIND one of "
+                   + ", ".join(LISTABLE))
+        if not entry_id.strip():
+            error.message = "kb show needs the id of an entry, not an empty one"
+        error.suggestion = error.suggestion or listing  # nothing close: how to see them all
+        raise error
     entry = kb.entries[kind][entry_id]
     data = entry.model_dump(mode="json", exclude_none=True)
     result: dict[str, Any] = {"id": entry_id, "kind": kind,

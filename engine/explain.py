@@ -194,7 +194,12 @@ def _exercise_id(kb: KnowledgeBase, exercise: str) -> str:
         return exercise
     alias = kb.resolve_alias("exercise", exercise)
     if alias is None:
-        raise UnknownId("exercise", exercise, kb.exercises)
+        error = UnknownId("exercise", exercise, kb.exercises)
+        if not exercise.strip():
+            error.message = "an exercise id is needed, not an empty one"
+        listing = "list them all with `kbrun kb list exercises`"
+        error.suggestion = error.suggestion or listing  # nothing close: how to see them all
+        raise error
     return alias
 
 

@@ -276,14 +276,15 @@ class NumberTooLong(ValueError):
     FIX = "a profile's numbers are small whole numbers, such as 'pain: 4' or 'limit: 6'"
 
     def __init__(self, text: str) -> None:
-        digits = len(text.lstrip("-"))
-        shown = text if len(text) <= 20 else text[:12] + "..."
-        super().__init__(f"the number {shown} has {digits:,} digits, over the "
-                         f"{MAX_JSON_INT_DIGITS} a profile allows")
-        self.digits = digits
+        self.digits = len(text.lstrip("-"))
+        self.shown = text if len(text) <= 20 else text[:12] + "..."
+        super().__init__(f"the number {self.shown} has {self.digits:,} digits, over the "
+                         f"{MAX_JSON_INT_DIGITS} allowed")
 
 
-def _bounded_int(text: str) -> int:
+def bounded_int(text: str) -> int:
+    """A JSON whole number as int (json's `parse_int`), or NumberTooLong past
+    MAX_JSON_INT_DIGITS digits."""
     if len(text) > MAX_JSON_INT_DIGITS and len(text.lstrip("-")) > MAX_JSON_INT_DIGITS:
         raise NumberTooLong(text)
     return int(text)
@@ -294,7 +295,7 @@ def loads_json_object(text: str) -> Any:
     instead of keeping the last value, and a whole number of more than MAX_JSON_INT_DIGITS
     digits raises NumberTooLong (both ValueErrors, as json.JSONDecodeError is; so is the error
     of a number json cannot convert). Deep nesting raises RecursionError, as in json."""
-    return json.loads(text, object_pairs_hook=_no_repeats, parse_int=_bounded_int)
+    return json.loads(text, object_pairs_hook=_no_repeats, parse_int=bounded_int)
 
 
 def _no_repeats(pairs: list[tuple[str, Any]]) -> dict[str, Any]:

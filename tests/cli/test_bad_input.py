@@ -95,6 +95,35 @@ def test_why_and_why_not_check_the_profile_options_too(runner, command):
     assert line == "Error: unknown phase 'race' in --phase; did you mean 'race-season'?"
 
 
+KINDS = ("exercises, muscles, injuries, symptoms, goals, phases, equipment, rules, red-flags, "
+         "levels, qualities, sources, claims, facts, protocols, conditions")
+ID_CASES = {
+    "kb-show-empty": (["kb", "show", ""],
+                      "Error: kb show needs the id of an entry, not an empty one; list the ids of "
+                      f"one kind with `kbrun kb list KIND`, KIND one of {KINDS}"),
+    "kb-show-unknown": (["kb", "show", "nosuch"],
+                        "Error: unknown id 'nosuch' in kb show; list the ids of one kind with "
+                        f"`kbrun kb list KIND`, KIND one of {KINDS}"),
+    "why-unknown": (["why", "nosuch"],
+                    "Error: unknown exercise 'nosuch'; list them all with `kbrun kb list "
+                    "exercises`"),
+    "why-not-unknown": (["why-not", "nosuch"],
+                        "Error: unknown exercise 'nosuch'; list them all with `kbrun kb list "
+                        "exercises`"),
+    "why-empty": (["why", ""],
+                  "Error: an exercise id is needed, not an empty one; list them all with "
+                  "`kbrun kb list exercises`"),
+    "why-typo": (["why", "clamshel"],
+                 "Error: unknown exercise 'clamshel'; did you mean 'clamshell'?"),
+}
+
+
+@pytest.mark.parametrize("name", ID_CASES)
+def test_an_unknown_or_empty_id_names_it_and_how_to_find_the_right_one(runner, name):
+    args, message = ID_CASES[name]
+    assert one_error_line(runner.invoke(app, args)) == message
+
+
 # -- profile files -------------------------------------------------------------------------------
 
 PROFILE_CASES = {
@@ -129,8 +158,8 @@ PROFILE_CASES = {
                           r"{path}: key 'phase' appears twice in one object; "
                           r"remove or rename one of them"),
     "huge-number-json": ("profile.json", '{"pain": ' + "9" * 5000 + "}",
-                         r"{path}: the number 999999999999\.\.\. has 5,000 digits, over the 100 a "
-                         r"profile allows; a profile's numbers are small whole numbers, .*"),
+                         r"{path}: the number 999999999999\.\.\. has 5,000 digits, over the 100 "
+                         r"allowed; a profile's numbers are small whole numbers, .*"),
     "one-field-twice": ("profile.yaml", "red-flag: [swelling]\nred_flags: [numbness]\n",
                         r"{path}:2: 'red_flags' and 'red-flag' are the same field; write it "
                         r"once, as 'red_flags', with all its values"),

@@ -80,3 +80,45 @@ def test_an_out_folder_holding_other_knowledge_is_refused(runner, tmp_path):
                                  "--out", str(tmp_path)])
     assert result.exit_code == 2
     assert "Error: " in result.output and "pass a new or empty folder" in result.output
+
+
+# -- hostile datasets (issue 11) -----------------------------------------------------------------
+
+HOSTILE_DATASETS = {
+    "not-utf8": (b'[\n  {"id": "Cafe", "name": "Caf\xe9 squat"}\n]\n',
+                 "{path}:2: the dataset is not UTF-8 text: byte 0xe9 cannot be read; save the "
+                 "file with the UTF-8 encoding (free-exercise-db's dist/exercises.json is UTF-8)"),
+    "5,000 digits": (b'[\n  {"id": "Big", "name": "Big"},\n  {"id": "Huge", "level": '
+                     + b"7" * 5000 + b"}\n]\n",
+                     "{path}:3: record 1 holds the number 777777777777..., 5,000 digits long "
+                     "(at most 100); a dataset's numbers are small; check the file is the "
+                     "dataset's own, unedited"),
+    "deep": (b"[" + b"[" * 100_000 + b"]" * 100_000 + b"]",
+             "{path}:1: record 0 is nested too deeply to be an exercise; a record is one object "
+             "of fields; check the file is the dataset's own, unedited"),
+}
+
+
+@pytest.mark.parametrize("name", HOSTILE_DATASETS)
+def test_a_hostile_dataset_is_one_error_line_naming_it_and_the_fix(runner, tmp_path, name):
+    content, message = HOSTILE_DATASETS[name]
+    path = tmp_path / "exercises.json"
+    path.write_bytes(content)
+    result = runner.invoke(app, ["kb", "import", "free-exercise-db", str(path),
+                                 "--out", str(tmp_path / "out")])
+    assert result.exit_code == 2, result.output
+    assert result.stderr == "Error: " + message.format(path=path) + "\n"
+    assert not (tmp_path / "out").exists()
+
+
+def test_a_dataset_over_the_size_limit_is_refused_before_it_is_decoded(runner, tmp_path,
+                                                                         monkeypatch):
+    from kbrun.engine import importer
+
+    monkeypatch.setattr(importer, "MAX_DATASET_BYTES", 1000)
+    result = runner.invoke(app, ["kb", "import", "free-exercise-db", str(SAMPLE),
+                                 "--out", str(tmp_path / "out")])
+    assert result.exit_code == 2
+    assert result.stderr == (f"Error: {SAMPLE}: the dataset is over the 1,000 bytes an import "
+                             "reads; is this free-exercise-db's dist/exercises.json (about 1 "
+                             "MB)?\n")

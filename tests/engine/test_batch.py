@@ -296,8 +296,8 @@ HOSTILE_LINES = {
                         "line 1: 'red_flags' and 'red-flag' are the same field; write it once, "
                         "as 'red_flags', with all its values"),
     "5,000-digit number": ('{"pain": ' + "7" * 5000 + "}",
-                           "line 1: the number 777777777777... has 5,000 digits, over the 100 a "
-                           "profile allows; a profile's numbers are small whole numbers, such as "
+                           "line 1: the number 777777777777... has 5,000 digits, over the 100 "
+                           "allowed; a profile's numbers are small whole numbers, such as "
                            "'pain: 4' or 'limit: 6'"),
     "5,000-digit negative number": ('{"limit": -' + "1" * 5000 + "}",
                                     "line 1: the number -11111111111... has 5,000 digits"),
