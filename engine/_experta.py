@@ -16,7 +16,11 @@ give the same activations in the same order but do less work -
 - `DeterministicDepthStrategy`, the agenda order of kbrun's engines, keeps experta's sorted
   agenda list and its bisections but compares the keys directly;
 - `snapshot_engine` and `restore_engine` save and bring back the whole working state (every
-  node memory, the fact list, the agenda) so that facts declared once can be reused by many runs.
+  node memory, the fact list, the agenda) so that facts declared once can be reused by many runs;
+- a `JoinBudget` bounds the partial matches the joins make (one count per new joined token; the
+  caller sets it for each run), and a network deeper than MAX_NETWORK_DEPTH is refused, so that
+  conditions that multiply or a rule of a thousand conditions end in an error, not in memory
+  gone or a RecursionError.
 
 Nothing here patches experta: a plain `KnowledgeEngine` imported beside kbrun is plain experta.
 The matcher relies on experta's internals, which are those of experta 1.9.4 (its only release);

@@ -123,7 +123,7 @@ def test_batch_from_dev_zero_ends_at_once_with_one_error():
     from tests.hostile import run_kbrun
 
     result = run_kbrun(["advise", "--batch", "/dev/zero", "--jobs", "1"], timeout=30,
-                       memory_mb=1500)
+                       memory_mb=800)
     assert result.code == 2
     assert result.error_line.startswith("Error: batch: 1 line read, 0 advised, 1 failed")
     rows = [validated("advise-batch-line", line) for line in result.stdout.splitlines()]

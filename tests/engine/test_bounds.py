@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import os
 import re
 import resource
 import signal
@@ -219,7 +220,7 @@ RUNAWAY_MESSAGES = {
 def test_a_runaway_kb_ends_within_seconds_in_one_error_line(tmp_path, name):
     folder = builtin_overlay(tmp_path, name)
     result = run_kbrun(["advise", "--kb", str(folder)], timeout=60, memory_mb=1500,
-                       env={**__import__("os").environ, "KBRUN_NO_CACHE": "1"})
+                       env={**os.environ, "KBRUN_NO_CACHE": "1"})
     line = result.error_line
     assert result.code == 2, result.stderr
     assert re.match(rf"Error: {re.escape(str(folder / 'rules.yaml'))}:\d+: "
