@@ -615,7 +615,7 @@ def _explanation_warnings(warnings: Any, md: bool) -> tuple[list[str], list[str]
              for w in warnings if w.kind in TOP_WARNINGS]
     last = [(f"_{esc(w.message)}_" if md else esc(w.message))
             for w in warnings if w.kind not in TOP_WARNINGS]
-    return first, ([""] + last if last else [])
+    return first, (["", *last] if last else [])
 
 
 def why_not(answer: Any, fmt: str) -> None:
@@ -696,7 +696,7 @@ def batch(kb: Any, source: str, *, trace: bool = False, jobs: int | None = None)
 
     import typer
 
-    from kbrun.engine.batch import batch_results, default_jobs, fork_available
+    from kbrun.engine.batch import batch_results, default_jobs, fork_available, read_lines
     from kbrun.engine.errors import ProfileError
 
     jobs = jobs or default_jobs()
@@ -716,8 +716,9 @@ def batch(kb: Any, source: str, *, trace: bool = False, jobs: int | None = None)
     # on one terminal with the output, progress is taken off before each line and put back
     shared = progress is not None and sys.stdout.isatty()
     try:
-        # decoded line by line, so one undecodable line is that line's error, not the batch's
-        lines = (raw.decode("utf-8", errors="replace") for raw in stream)
+        # read with a bound and decoded line by line (engine/batch.py): one undecodable or
+        # over-long line is that line's error, not the batch's; /dev/zero ends at once
+        lines = read_lines(stream)
         results = batch_results(kb, lines, jobs=jobs, trace=trace)
         try:
             for result in results:

@@ -263,8 +263,9 @@ class Node(TypedDict):
 
     fact: str
     origin: str
-    """rule (a rule asserted it), profile (an input), graph (a knowledge-base link) or session
-    (the selection that combined the evidence)."""
+    """rule (a rule asserted it), profile (an input), graph (a knowledge-base link), session
+    (the selection that combined the evidence) or omitted (the "... N more steps" that stands
+    for a derivation deeper than explain.MAX_DERIVATION_DEPTH)."""
     rule: str | None
     description: str | None
     source: str | None

@@ -108,17 +108,6 @@ def test_batch_file_that_does_not_exist():
 
 # -- hostile input, in a real process (issue 11) -------------------------------------------------
 
-def _render_reads_with_a_bound() -> bool:
-    import inspect
-
-    import kbrun.cli.render as render
-
-    return "read_lines" in inspect.getsource(render.batch)
-
-
-@pytest.mark.xfail(not _render_reads_with_a_bound(), strict=True,
-                   reason="cli/render.py's batch() must read with engine.batch.read_lines "
-                          "instead of iterating the stream, whose readline has no bound")
 def test_batch_from_dev_zero_ends_at_once_with_one_error():
     from tests.hostile import run_kbrun
 

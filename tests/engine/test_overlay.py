@@ -264,8 +264,9 @@ def test_a_later_layer_cannot_unmark_a_safety_entry(tmp_path):
     soften = folder_with(tmp_path, "red_flags:\n  - id: night-pain\n    extend: true\n"
                                    "    urgency: stop\n", "soften")
     assert load_kb([unmark]).red_flags["night-pain"].safety is True
-    with pytest.raises(KbInvalid, match=r"extending red-flag 'night-pain' \(\S*/unmark/entries\.yaml:"
-                                        r"2\) is a safety change \(it changes urgency"):
+    with pytest.raises(KbInvalid, match=r"extending red-flag 'night-pain' \(\S*/unmark/"
+                                        r"entries\.yaml:2\) is a safety change \(it changes "
+                                        r"urgency"):
         load_kb([unmark, soften])
 
 

@@ -170,20 +170,23 @@ def test_option_order_does_not_change_the_advice(data, rnd):
 
 
 def test_knowledge_base_file_order_does_not_change_the_advice(monkeypatch):
-    import kbrun.engine.folders as loader
+    import kbrun.engine.folders as folders
 
-    original = loader.kb_files
+    original = folders.kb_files
     rnd = random.Random(7)
+    calls = []
 
-    def shuffled(folder, label):
-        files = original(folder, label)
+    def shuffled(*args, **kwargs):
+        files = original(*args, **kwargs)
         rnd.shuffle(files)
+        calls.append(len(files))
         return files
 
     profile_args = dict(symptoms=["knee-pain", "heel-pain"], goals=["speed"], phase="pre-season")
     expected = validated("advise",
                          advise(make_profile(KB, **profile_args), KB).to_dict(trace=True))
-    monkeypatch.setattr(loader, "kb_files", shuffled)
+    monkeypatch.setattr(folders, "kb_files", shuffled)
     for _ in range(2):
         other = load_kb()
         assert advise(make_profile(other, **profile_args), other).to_dict(trace=True) == expected
+    assert len(calls) == 2 and calls[0] > 20           # the shuffled listing was the one read
