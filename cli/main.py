@@ -33,6 +33,7 @@ from kbrun.cli.options import (
     StageOpt,
     SymptomOpt,
     complete_ids,
+    whole_number,
 )
 from kbrun.cli.render import OutputError, terminal_text
 
@@ -170,6 +171,16 @@ def profile_of(kb: KnowledgeBase, options: dict[str, Any]) -> Profile:
         stage=options["stage"])
 
 
+def _jobs(value: int | None) -> int | None:
+    """--jobs: 1 to engine.batch.MAX_JOBS worker processes."""
+    from kbrun.engine.batch import MAX_JOBS
+
+    if value is not None and not 1 <= value <= MAX_JOBS:
+        raise typer.BadParameter(f"{value} is not a number of worker processes from 1 to "
+                                 f"{MAX_JOBS}; leave it out for one per CPU")
+    return value
+
+
 @app.command()
 def advise(
     ctx: typer.Context,
@@ -186,8 +197,9 @@ def advise(
         "FILE ('-' for stdin); prints one JSON result per line, in input order, then a "
         "summary on stderr; exits 2 if any line failed.")] = None,
     jobs: Annotated[int | None, typer.Option(
-        "--jobs", "-j", min=1, metavar="N", help="With --batch: advise in N worker processes "
-        "(default: the number of CPUs; 1 runs in this process).")] = None,
+        "--jobs", "-j", metavar="N", parser=whole_number, callback=_jobs,
+        help="With --batch: advise in N worker processes, 1 to 64 (default: the number of "
+        "CPUs; 1 runs in this process).")] = None,
 ) -> None:
     """A ranked, dosed session of leg-strength exercises for this runner."""
     from kbrun.cli import render

@@ -33,6 +33,9 @@ CHUNK_LINES = 8
 #: Chunks per worker that may be in flight (queued, being advised, or back but not yet
 #: written because an earlier chunk is not): what bounds the lines held in memory.
 CHUNKS_PER_JOB = 4
+#: Worker processes at most (--jobs): each is a fork of about 50-80 MB resident, so 64 is a few
+#: GB on a large machine; more only thrashes (a consultation is CPU-bound).
+MAX_JOBS = 64
 #: Seconds to wait for a result before checking that the workers are still alive.
 _POLL_S = 1.0
 #: The longest input line read whole: a profile is one JSON object of a few hundred bytes, so
@@ -377,6 +380,7 @@ def advise_json_lines(lines: Iterable[str], kb_dirs: Sequence[str] = (), *,
     return [result.text for result in batch_results(kb, lines, trace=trace)]
 
 
-__all__ = ["CHUNKS_PER_JOB", "CHUNK_LINES", "MAX_LINE_BYTES", "MAX_SKIP_BYTES", "LineResult",
-           "OverlongLine", "Status", "WorkerDied", "advise_json_lines", "advise_lines",
-           "batch_results", "default_jobs", "fork_available", "read_lines", "result_line"]
+__all__ = ["CHUNKS_PER_JOB", "CHUNK_LINES", "MAX_JOBS", "MAX_LINE_BYTES", "MAX_SKIP_BYTES",
+           "LineResult", "OverlongLine", "Status", "WorkerDied", "advise_json_lines",
+           "advise_lines", "batch_results", "default_jobs", "fork_available", "read_lines",
+           "result_line"]

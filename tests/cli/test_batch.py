@@ -7,6 +7,7 @@ import json
 import os
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 from typer.testing import CliRunner
@@ -187,3 +188,16 @@ def test_no_progress_when_stderr_is_not_a_terminal():
     assert "\r" not in done.stderr and "\x1b" not in done.stderr
     assert done.stderr.splitlines() == [done.stderr.strip()]
     assert done.stderr.startswith("batch: 1 line read, 1 advised, 0 failed (2 jobs, ")
+
+
+@pytest.mark.parametrize("jobs, message", [
+    ("100000", "100000 is not a number of worker processes from 1 to 64; leave it out for one "
+               "per CPU"),
+    ("0", "0 is not a number of worker processes from 1 to 64; leave it out for one per CPU"),
+    ("many", "'many' is not a whole number"),
+])
+def test_jobs_is_bounded_with_the_usual_one_line(jobs, message):
+    example = Path(__file__).resolve().parents[2] / "docs" / "examples" / "runners.jsonl"
+    result = run("advise", "--batch", str(example), "--jobs", jobs)
+    assert result.exit_code == 2 and result.stdout == ""
+    assert result.stderr == f"Error: Invalid value for '--jobs' / '-j': {message}\n"
