@@ -260,6 +260,19 @@ def _node_origin(kb: KnowledgeBase, node: str) -> Origin:
     return Origin("graph", f"{attrs['kind']} {node}", tuple(attrs.get("sources", ())))
 
 
+def _equipment_origin(kb: KnowledgeBase, profile: Profile, item: str) -> str:
+    """Where an equipment item of the profile came from, as a runner would say it."""
+    if item == "none":
+        return "body weight (always at hand)"
+    chosen = set(profile.equipment) - {"none"}
+    if chosen >= set(kb.equipment) - {"none"}:
+        return "all equipment (no --equipment or --setting given)"
+    for setting, items in sorted(kb.settings.items()):
+        if chosen == set(items) - {"none"}:
+            return f"--setting {setting}"
+    return f"--equipment {item}"
+
+
 def profile_declarations(kb: KnowledgeBase, profile: Profile) -> _Declarations:
     """The facts a runner's profile adds to the knowledge base's."""
     out = _Declarations()
@@ -275,7 +288,7 @@ def profile_declarations(kb: KnowledgeBase, profile: Profile) -> _Declarations:
     out.add("level", Origin("profile", f"--level {profile.level}"), id=profile.level,
             rank=kb.levels[profile.level].rank)
     for item in profile.equipment:
-        out.add("equipment", Origin("profile", f"--equipment {item}"), id=item)
+        out.add("equipment", Origin("profile", _equipment_origin(kb, profile, item)), id=item)
     for flag in profile.red_flags:
         out.add("red-flag", Origin("profile", f"--red-flag {flag}"), id=flag,
                 message=kb.red_flags[flag].message, urgency=kb.red_flags[flag].urgency)

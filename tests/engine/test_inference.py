@@ -199,3 +199,18 @@ def test_advise_why_and_why_not_agree_on_any_coach_folder(tmp_path_factory, cont
 def test_advise_why_and_why_not_agree_on_any_coach_folder_many(tmp_path_factory, content,
                                                                 fields):
     _agree(tmp_path_factory.mktemp("coach"), content, fields)
+
+
+@pytest.mark.parametrize("options, expected", [
+    ({"setting": "home"}, {"none": "body weight (always at hand)", "band": "--setting home"}),
+    ({}, {"none": "body weight (always at hand)",
+          "barbell": "all equipment (no --equipment or --setting given)"}),
+    ({"equipment": ["box"]}, {"none": "body weight (always at hand)", "box": "--equipment box"}),
+])
+def test_an_equipment_fact_says_where_it_came_from(kb, options, expected):
+    from kbrun.engine.inference import profile_declarations
+
+    declared = profile_declarations(kb, make_profile(kb, **options))
+    origins = {dict(key[1])["id"]: origin.detail for key, origin in declared.origins.items()
+               if key[0] == "equipment"}
+    assert {item: origins[item] for item in expected} == expected
