@@ -9,7 +9,16 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from kbrun.engine._experta import AS, MATCH, NOT, TEST, KnowledgeEngine, P, Rule
+from kbrun.engine._experta import (
+    AS,
+    MATCH,
+    MAX_NETWORK_DEPTH,
+    NOT,
+    TEST,
+    KnowledgeEngine,
+    P,
+    Rule,
+)
 from kbrun.engine.conclusions import KINDS as CONCLUSION_KINDS
 from kbrun.engine.dose import ACTION_FIELDS as DOSE_ACTION_FIELDS
 from kbrun.engine.dose import fact_fields as dose_fact_fields
@@ -42,6 +51,11 @@ VERB_KINDS = {k.verb: k.name for k in CONCLUSION_KINDS.values() if k.verb != "as
 ACTIONS = ("assert", *VERB_KINDS)
 ASSERTABLE = ("conclusion", "knowledge-base")   # the origins of the kinds `assert` may name
 NUMERIC = ("number", "whole")
+# Conditions in one rule: the matcher passes a fact down a rule's conditions in nested calls and
+# refuses a path of more than MAX_NETWORK_DEPTH joins, negations and tests (a `not` may hold
+# several); a built-in rule has at most about ten. Checked when the rule loads, so that
+# `kbrun kb validate` reports it rather than the first consultation.
+MAX_CONDITIONS = MAX_NETWORK_DEPTH // 2
 # Fields that hold a certainty: a rule that sets one writes a number in (0, 1] (docs/scoring.md).
 UNIT_FIELDS = ("weight", "certainty")
 
@@ -233,6 +247,12 @@ class _RuleCompiler:
                                and next(iter(item)) not in ("not", "test")
                                for body in item.values() if isinstance(body, dict)
                                for v in body.values() if is_var(v)}
+        if len(self.spec.when) > MAX_CONDITIONS:
+            self.error(f"the rule has {len(self.spec.when)} conditions, more than the "
+                       f"{MAX_CONDITIONS} a rule may have", self._loc("when"),
+                       suggestion="split it: a rule can assert a fact of a kind of your own "
+                                  "(docs/rules.md#facts) that the next rule matches")
+            return None
         for index, item in enumerate(self.spec.when):
             loc = self._loc("when", index)
             if not isinstance(item, dict) or len(item) != 1:

@@ -164,14 +164,18 @@ def test_conditions_that_share_no_variable_are_stopped_before_they_multiply(tmp_
     assert "share a variable between them" in message
 
 
-def test_a_rule_deeper_than_the_matcher_can_follow_is_refused(tmp_path):
+def test_a_rule_deeper_than_the_matcher_can_follow_is_refused_when_it_loads(tmp_path):
+    from kbrun.engine.loader import KbInvalid
+
     rules = [rule("deep", [{"exercise": {"id": "$e"}}] * 600,
                   [{"warn": {"kind": "conflict", "message": "{e}"}}])]
     folder = write_rules(tmp_path / "coach", rules)
-    message = runaway(on_mini(folder))
-    assert message.startswith(f"{folder / 'rules.yaml'}:{line_of(folder, 'deep')}: rule 'deep' "
-                              "has more than 100 conditions and tests in a row"), message
-    assert "split it" in message
+    with pytest.raises(KbInvalid) as excinfo:
+        on_mini(folder)
+    message = str(excinfo.value)
+    when = line_of(folder, "deep") + 4      # id, description, sources (2 lines), when
+    assert message.startswith(f"{folder / 'rules.yaml'}:{when}: the rule has 600 conditions, "
+                              "more than the 50 a rule may have in rule 'deep'; split it"), message
 
 
 def test_a_batch_line_that_runs_away_is_its_error_and_the_next_line_is_advised(tmp_path):
