@@ -1,6 +1,6 @@
 """Running `kbrun` in a subprocess of its own for the hostile corpus: its exit code, output,
-wall time and peak memory (the child's own maximum resident set, from `wait4`), with a hard
-time limit after which the child is killed and the test fails.
+wall time and peak memory (the child's own maximum resident set, read in the child), with a
+hard time limit after which the child is killed and the test fails.
 
     result = run_kbrun(["kb", "validate", "--kb", str(folder)], timeout=20)
     assert result.code == 2 and result.error_line.startswith("Error: ")
@@ -14,9 +14,9 @@ from __future__ import annotations
 
 import contextlib
 import os
-import resource
 import signal
 import sys
+import tempfile
 import threading
 import time
 from dataclasses import dataclass
@@ -25,7 +25,37 @@ from typing import IO
 
 import pytest
 
-KBRUN = [sys.executable, "-c", "from kbrun.cli.main import main; main()"]
+# The child runs kbrun under this wrapper, which caps its own address space (KBRUN_TEST_AS_MB)
+# and, however kbrun ends (os._exit, sys.exit), writes its own peak resident size (VmHWM of
+# /proc/self/status) to KBRUN_TEST_PEAK. The peak is read in the child because the one the
+# kernel reports to the parent (wait4's ru_maxrss) starts from the parent's own high-water mark,
+# which a child inherits at exec: under a large pytest process every child would look as big.
+_WRAPPER = """
+import os, resource, sys
+if os.environ.get("KBRUN_TEST_AS_MB"):
+    size = int(os.environ["KBRUN_TEST_AS_MB"]) * 1024 * 1024
+    resource.setrlimit(resource.RLIMIT_AS, (size, size))
+def peak():
+    try:
+        with open("/proc/self/status") as status:
+            kb = next(int(line.split()[1]) for line in status if line.startswith("VmHWM:"))
+    except (OSError, StopIteration):
+        kb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    with open(os.environ["KBRUN_TEST_PEAK"], "w") as out:
+        out.write(str(kb))
+real_exit = os._exit
+def exit_with_peak(code):
+    peak()
+    real_exit(code)
+os._exit = exit_with_peak
+try:
+    from kbrun.cli.main import main
+    main()
+finally:
+    peak()
+"""
+KBRUN = [sys.executable, "-c", "from kbrun.cli.main import main; main()"]   # as installed
+_MEASURED = [sys.executable, "-c", _WRAPPER]
 
 
 @dataclass
@@ -62,17 +92,17 @@ def run_kbrun(args: list[str], *, timeout: float = 30, stdin: bytes | None = Non
     taking the machine)."""
     import subprocess
 
-    def limit() -> None:  # pragma: no cover - runs in the child
-        if memory_mb is not None:
-            size = memory_mb * 1024 * 1024
-            resource.setrlimit(resource.RLIMIT_AS, (size, size))
-
     child_env = dict(os.environ if env is None else env)
     child_env.setdefault("PYTHONIOENCODING", "utf-8")
+    peak_file = tempfile.NamedTemporaryFile(prefix="kbrun-peak-", delete=False)  # noqa: SIM115
+    peak_file.close()
+    child_env["KBRUN_TEST_PEAK"] = peak_file.name
+    if memory_mb is not None:
+        child_env["KBRUN_TEST_AS_MB"] = str(memory_mb)
     start = time.monotonic()
-    proc = subprocess.Popen(KBRUN + args, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+    proc = subprocess.Popen(_MEASURED + args, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, env=child_env, cwd=cwd,
-                            preexec_fn=limit, start_new_session=True)
+                            start_new_session=True)
     out: list[bytes] = []
     err: list[bytes] = []
     readers = [threading.Thread(target=_drain, args=(proc.stdout, out), daemon=True),
@@ -99,7 +129,7 @@ def run_kbrun(args: list[str], *, timeout: float = 30, stdin: bytes | None = Non
     timer = threading.Timer(timeout, kill)
     timer.start()
     try:
-        _pid, status, usage = os.wait4(proc.pid, 0)
+        _pid, status = os.waitpid(proc.pid, 0)
     finally:
         timer.cancel()
     seconds = time.monotonic() - start
@@ -108,6 +138,9 @@ def run_kbrun(args: list[str], *, timeout: float = 30, stdin: bytes | None = Non
         reader.join(timeout=5)
     if killed.is_set():
         pytest.fail(f"kbrun {' '.join(args)[:200]} still ran after {timeout} s")
-    peak_kb = usage.ru_maxrss  # kilobytes on Linux
+    try:
+        peak_kb = float(Path(peak_file.name).read_text() or "nan")
+    finally:
+        os.unlink(peak_file.name)
     return Run(proc.returncode, b"".join(out).decode("utf-8", "replace"),
                b"".join(err).decode("utf-8", "replace"), seconds, peak_kb / 1024)
