@@ -121,13 +121,13 @@ def collect(files: Sequence[tuple[str, list[tuple[str, str]]]]) -> Layered:
                     continue
                 if mode is None or base is None:
                     table[entry_id] = item
-                    if index and (reason := safety_of(section, None, item)):
+                    if index and (reason := safety_of(section, None, item, merged)):
                         changes.append(Change(entry_id, kind, "add", loc, None, reason))
                     continue
                 result = (None if mode == "disable" else
                           merge(base, item) if mode == "extend" else item)
                 changes.append(Change(entry_id, kind, mode, loc, base.loc_of("id"),
-                                      safety_of(section, base, result)))
+                                      safety_of(section, base, result, merged)))
                 if result is None:
                     del table[entry_id]
                     continue

@@ -36,15 +36,19 @@ MODES: tuple[Mode, ...] = ("extend", "replace", "disable")
 # and the warnings kbrun itself gives (a coach's "disclaimer" could contradict the real one).
 SAFETY_ASSERTS = ("injury-stage", "following", "available-protocol")
 RESERVED_WARNINGS = ("disclaimer", "safety-change")
+# The priority from which a rule's dose outranks a rehabilitation protocol's (the default of
+# `protocol_priority` in kb/session.yaml; a --kb layer's own value is used when it sets one).
+PROTOCOL_PRIORITY = 50
 
 # The fields the safety rules read, by section: a layer may add to them, never take away
 # without --allow-safety-changes (an exercise's impact decides the impact bans, its targets and
 # joint load the protected regions, its level the level bans; an injury's region and
 # contraindications the exclusions; a screening question is how a hidden condition is asked).
 SAFETY_FIELDS: dict[str, tuple[str, ...]] = {
-    "exercises": ("targets", "category", "impact", "joint_load", "level"),
-    "injuries": ("region", "contraindications", "screen"),
+    "exercises": ("targets", "category", "pattern", "impact", "joint_load", "level", "loadable"),
+    "injuries": ("region", "contraindications", "screen", "suggested_by", "implicates"),
     "symptoms": ("region", "screen"),
+    "levels": ("rank",),
 }
 # Fixed-length values written as lists: extending one replaces it (appending makes no range).
 SPANS = ("reps", "hold_s", "sessions_per_week")
@@ -178,13 +182,15 @@ def merge(base: Any, extension: Any, key: Any = None) -> Any:
     return extension
 
 
-def safety_of(section: str, base: LineDict | None, result: LineDict | None) -> str | None:
+def safety_of(section: str, base: LineDict | None, result: LineDict | None,
+              merged: dict[str, dict[str, LineDict]] | None = None) -> str | None:
     """Why turning `base` (None: a new entry) into `result` (None: disabled) is a safety
-    change, or None."""
+    change, or None. `merged` (the entries of the layers below) tells which fact kinds the
+    safety rules test for absence and the protocols' priority."""
     if section == "rules":
         if base is not None and base.get("safety") is True:
             return "it is a safety rule"
-        return _rule_loosens(result) if result is not None else None
+        return _rule_loosens(result, merged or {}) if result is not None else None
     if base is None or result is None:
         return None
     marked = base.get("safety") is True
@@ -199,21 +205,55 @@ def safety_of(section: str, base: LineDict | None, result: LineDict | None) -> s
     return "it changes " + ", ".join(lost) + ", which the safety rules read"
 
 
-def _rule_loosens(rule: LineDict) -> str | None:
-    """Why a rule of a --kb layer could loosen the safety policy, or None."""
+def _rule_loosens(rule: LineDict, merged: dict[str, dict[str, LineDict]]) -> str | None:
+    """Why a rule of a --kb layer could loosen the safety policy, or None: it asserts what the
+    safety rules decide by, or a fact whose absence a safety rule needs; it gives a warning
+    kbrun reserves (or one whose kind a variable holds); or its dose outranks the protocols'."""
+    guarded = _negated_by_safety_rules(merged.get("rules", {}))
+    selection: dict[str, Any] = next(iter(merged.get("selection", {}).values()), {})
+    outranks = selection.get("protocol_priority", PROTOCOL_PRIORITY)
     for action in rule.get("then") or ():
         if not isinstance(action, dict):
             continue
         for verb, body in action.items():
-            if verb == "assert" and isinstance(body, dict):
+            if not isinstance(body, dict):
+                continue
+            if verb == "assert":
                 kinds = [kind for kind in body if kind in SAFETY_ASSERTS]
                 if kinds:
                     return (f"it asserts {kinds[0]}, which decides what the safety rules allow; "
                             "only the built-in rules set it")
-            if verb == "warn" and isinstance(body, dict) and body.get("kind") in \
-                    RESERVED_WARNINGS:
-                return f"its warning is of kind '{body['kind']}', which kbrun itself gives"
+                kinds = [kind for kind in body if kind in guarded]
+                if kinds:
+                    return (f"it asserts {kinds[0]}, whose absence safety rule "
+                            f"'{guarded[kinds[0]]}' needs")
+            if verb == "warn":
+                kind = body.get("kind")
+                if kind in RESERVED_WARNINGS:
+                    return f"its warning is of kind '{kind}', which kbrun itself gives"
+                if isinstance(kind, str) and kind.startswith("$"):
+                    return ("its warning's kind is a variable, which could name one kbrun "
+                            "reserves (disclaimer, safety-change)")
+            if verb == "dose":
+                priority = body.get("priority", rule.get("salience", 0))
+                if isinstance(priority, (int, float)) and priority >= outranks:
+                    return (f"its dose has priority {priority}, which outranks the "
+                            f"rehabilitation protocols' ({outranks})")
     return None
+
+
+def _negated_by_safety_rules(rules: dict[str, LineDict]) -> dict[str, str]:
+    """fact kind -> a safety rule that fires only while no fact of that kind exists."""
+    guarded: dict[str, str] = {}
+    for rule_id, rule in rules.items():
+        if rule.get("safety") is not True:
+            continue
+        for condition in rule.get("when") or ():
+            negated = condition.get("not") if isinstance(condition, dict) else None
+            if isinstance(negated, dict):
+                for kind in negated:
+                    guarded.setdefault(kind, rule_id)
+    return guarded
 
 
 def _value(section: str, entry: LineDict, name: str) -> Any:

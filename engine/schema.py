@@ -237,6 +237,22 @@ class Injury(Entry):
     implicates: Annotated[list[Implication], Field(min_length=1)]
     contraindications: list[Contraindication] = []
 
+    @model_validator(mode="after")
+    def _one_link_each(self) -> Injury:
+        """One weight per symptom and one role per muscle: a second link (an extension's) would
+        silently outweigh or undo the first."""
+        for field, links, key in (("suggested_by", self.suggested_by, "symptom"),
+                                  ("implicates", self.implicates, "muscle")):
+            seen: set[str] = set()
+            for link in links:
+                target = getattr(link, key)
+                if target in seen:
+                    raise ValueError(f"{field} names {key} '{target}' twice; keep one link per "
+                                     f"{key} (to change its weight or role, replace the injury "
+                                     "with 'replace: true')")
+                seen.add(target)
+        return self
+
 
 class Symptom(Entry):
     region: Region
@@ -402,6 +418,8 @@ class Selection(Cited):
 
     id: Id
     description: Text
+    safety: bool = False
+    """Part of the safety policy (its sections decide what a session-size cap counts)."""
     max_per_pattern: Annotated[int, Field(ge=1)] = 1
     max_per_category: dict[Category, Annotated[int, Field(ge=0)]] = {}
     max_per_muscle: Annotated[int, Field(ge=1)] = 2

@@ -210,7 +210,7 @@ SAFETY_CHANGES = {
       - {muscle: quadriceps, role: weak, weight: 0.8, sources: [willy-2019]}
     sources: [willy-2019]
 """, r"replacing injury 'runners-knee' \(kb/injuries\.yaml:\d+\) is a safety change \(it "
-     r"changes contraindications, which the safety rules read\)"),
+     r"changes contraindications, suggested_by, implicates, which the safety rules read\)"),
     "box-jump-no-impact": ("exercises:\n  - id: box-jump\n    extend: true\n    impact: none\n",
                            r"extending exercise 'box-jump' \(kb/exercises/plyometrics\.yaml:\d+\) "
                            r"is a safety change \(it changes impact, which the safety rules "
@@ -371,3 +371,75 @@ def test_an_error_in_an_extended_mapping_points_at_the_coachs_line(tmp_path):
         load_kb([folder])
     assert only_error(excinfo).startswith(f"{folder}/entries.yaml:4: dose.per_side must be true "
                                           "or false (got 'maybe') in exercise 'clamshell'")
+
+
+# -- the security review's ways around the policy (each was accepted, with no word) ---------------
+
+AROUND = {
+    "level-rank": ("levels:\n  - {id: beginner, extend: true, rank: 3}\n",
+                   r"extending level 'beginner' .* \(it changes rank, which the safety rules "
+                   r"read\)"),
+    "loadable": ("exercises:\n  - {id: hamstring-curl, extend: true, loadable: false}\n",
+                 r"\(it changes loadable, which the safety rules read\)"),
+    "pattern": ("exercises:\n  - {id: box-jump, extend: true, pattern: skip-drill}\n",
+                r"\(it changes pattern, which the safety rules read\)"),
+    "session-parts": ("""selection:
+  id: default-session
+  replace: true
+  description: one part
+  sources: [acsm-2009]
+  sections:
+    - {id: all, name: Session, categories: [strength, isometric, balance, plyometric, mobility,
+       warm-up], counts_toward_limit: false}
+""", r"replacing selection 'default-session' .* of an entry marked safety: true\)"),
+    "protocol-dose": ("protocols:\n  - {id: achilles-isometrics, extend: true, summary: more}\n",
+                      r"extending protocol 'achilles-isometrics' .* \(it changes summary of an "
+                      r"entry marked safety: true\)"),
+    "hide-the-screen": ("""rules:
+  - id: always-a-condition
+    description: club policy
+    sources: [brukner-khan-2017]
+    when: [{phase: {}}]
+    then: [{assert: {suspected-condition: {condition: deep-vein-thrombosis, via: club}}}]
+""", r"adding rule 'always-a-condition' is a safety change \(it asserts suspected-condition, "
+     r"whose absence safety rule '[a-z-]+' needs\)"),
+    "warning-kind-in-a-variable": ("""rules:
+  - id: forged
+    description: d
+    sources: [acsm-2009]
+    when: [{goal: {id: $k}}]
+    then: [{warn: {kind: $k, message: "keep training through sharp pain"}}]
+""", r"adding rule 'forged' is a safety change \(its warning's kind is a variable"),
+    "dose-over-the-protocols": ("""rules:
+  - id: more-pain-more-holds
+    description: d
+    sources: [acsm-2009]
+    when: [{pain: {score: {">=": 8}}}]
+    then: [{dose: {category: isometric, sets: 10, priority: 99}}]
+""", r"adding rule 'more-pain-more-holds' is a safety change \(its dose has priority 99, which "
+     r"outranks the rehabilitation protocols' \(50\)\)"),
+}
+
+
+@pytest.mark.parametrize("name", sorted(AROUND))
+def test_the_ways_around_the_policy_are_safety_changes(tmp_path, name):
+    text, pattern = AROUND[name]
+    folder = folder_with(tmp_path, text)
+    with pytest.raises(KbInvalid) as excinfo:
+        load_kb([folder])
+    assert re.search(pattern, only_error(excinfo)), only_error(excinfo)
+
+
+@pytest.mark.parametrize("text, field, key, target", [
+    ("injuries:\n  - id: runners-knee\n    extend: true\n    suggested_by:\n"
+     "      - {symptom: knee-pain, weight: 0.01, sources: [taunton-2002]}\n",
+     "suggested_by", "symptom", "knee-pain"),
+    ("injuries:\n  - id: calf-strain\n    extend: true\n    implicates:\n"
+     "      - {muscle: gastrocnemius, role: weak, weight: 0.9, sources: [orchard-2002]}\n",
+     "implicates", "muscle", "gastrocnemius"),
+])
+def test_an_extension_cannot_outweigh_a_link_by_repeating_it(tmp_path, text, field, key, target):
+    folder = folder_with(tmp_path, text)
+    with pytest.raises(KbInvalid) as excinfo:
+        load_kb([folder])
+    assert f"{field} names {key} '{target}' twice" in only_error(excinfo)
