@@ -91,6 +91,13 @@ class KbrunGroup(TyperGroup):
             sys.exit(2)
         except typer.Exit as err:
             sys.exit(err.exit_code)
+        except OSError as err:  # a path the system refuses (too long, not a folder, ...)
+            if _state["debug"]:
+                traceback.print_exc()
+            what = f"'{err.filename}'" if err.filename is not None else "a file"
+            error(f"cannot use {what}: {err.strerror or err}; check the path (its length, the "
+                  "folders in it and your permissions)")
+            sys.exit(2)
         except Exception as err:  # noqa: BLE001 - the one place a bug is reported
             if _state["debug"]:
                 traceback.print_exc()

@@ -705,6 +705,10 @@ def batch(kb: Any, source: str, *, trace: bool = False, jobs: int | None = None)
                    "this platform cannot make; advising in this one process", err=True)
         jobs = 1
     if source == "-":
+        if sys.stdin is None:
+            raise ProfileError("cannot read the batch from stdin: it is closed",
+                               suggestion="pipe the profiles in (kbrun advise --batch - < "
+                                          "runners.jsonl) or give the file instead of '-'")
         stream = sys.stdin.buffer
     else:
         try:

@@ -45,7 +45,7 @@ OPERATORS: dict[str, Callable[[Any, Any], bool]] = {
     ">": operator.gt, ">=": operator.ge,
     "in": lambda a, b: a in b, "not-in": lambda a, b: a not in b,
 }
-TEST_EXPR = re.compile(r"^\s*(\S+)\s*(==|!=|<=|>=|<|>)\s*(\S+)\s*$")
+TEST_EXPR = re.compile(r"^\s*([^\s=!<>]+)\s*(==|!=|<=|>=|<|>)\s*([^\s=!<>]+)\s*$")
 # action -> the conclusion kind it asserts (engine/conclusions.py); `assert` names its kind
 VERB_KINDS = {k.verb: k.name for k in CONCLUSION_KINDS.values() if k.verb != "assert"}
 ACTIONS = ("assert", *VERB_KINDS)
@@ -444,6 +444,10 @@ class _RuleCompiler:
         variables = [n for n in names if n]
         if not variables:
             self.error("a test must compare at least one variable", loc)
+            return None
+        if len(variables) == 2 and variables[0] == variables[1]:
+            self.error(f"the test compares {left} with itself, which is always the same",
+                       loc, suggestion="compare it with another variable or a number")
             return None
         check = OPERATORS[op]
 

@@ -272,3 +272,20 @@ def test_debug_shows_the_traceback_of_an_internal_error(runner, broken_engine):
     assert result.stderr.endswith("RuntimeError: the engine broke\nError: internal error "
                                   "(RuntimeError: the engine broke); re-run with --debug for "
                                   "the traceback and report it.\n")
+
+
+def test_a_path_the_system_refuses_is_one_line_naming_it(tmp_path):
+    from tests.hostile import run_kbrun
+
+    long_name = "z" * 300
+    (tmp_path / "notes.txt").write_text("mine\n")
+    sample = Path(__file__).resolve().parents[1] / "data" / "free-exercise-db" / "exercises.json"
+    for args, path, why in (
+            (["advise", "--profile", long_name], long_name, "File name too long"),
+            (["kb", "validate", "--kb", long_name], long_name, "File name too long"),
+            (["kb", "import", "free-exercise-db", str(sample), "--out",
+              str(tmp_path / "notes.txt" / "x")], None, "Not a directory")):
+        result = run_kbrun(args, timeout=60, cwd=tmp_path)
+        assert result.code == 2, result.stderr
+        assert why in result.error_line and "check the path" in result.error_line
+        assert path is None or f"'{path}'" in result.error_line

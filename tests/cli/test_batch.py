@@ -201,3 +201,13 @@ def test_jobs_is_bounded_with_the_usual_one_line(jobs, message):
     result = run("advise", "--batch", str(example), "--jobs", jobs)
     assert result.exit_code == 2 and result.stdout == ""
     assert result.stderr == f"Error: Invalid value for '--jobs' / '-j': {message}\n"
+
+
+def test_a_closed_stdin_is_one_line_naming_it():
+    done = subprocess.run([*KBRUN, "advise", "--batch", "-", "--jobs", "1"], stdin=None,
+                          capture_output=True, text=True, timeout=60,
+                          preexec_fn=lambda: os.close(0))
+    assert done.returncode == 2 and done.stdout == ""
+    assert done.stderr == ("Error: cannot read the batch from stdin: it is closed; pipe the "
+                           "profiles in (kbrun advise --batch - < runners.jsonl) or give the "
+                           "file instead of '-'\n")

@@ -75,3 +75,22 @@ def test_trace_records_each_firing_with_matched_and_asserted_facts(mini):
     assert first.rule == "suspect-from-symptom"
     assert [k[0] for k in first.matched] == ["symptom", "suggests"]
     assert [k[0] for k in first.asserted] == ["suspect"]
+
+
+@pytest.mark.parametrize("test, message", [
+    ("$w >= $w", "the test compares $w with itself, which is always the same in rule 'odd'; "
+                 "compare it with another variable or a number"),
+    ("$w >=", "cannot read test '$w >='; write it as '$a >= 0.5' or '$a != $b' in rule 'odd'"),
+])
+def test_a_test_that_cannot_mean_anything_is_refused_at_its_line(tmp_path, test, message):
+    from kbrun.engine.loader import KbInvalid, load_kb
+
+    folder = tmp_path / "coach"
+    folder.mkdir()
+    (folder / "r.yaml").write_text(
+        "rules:\n  - id: odd\n    description: d\n    sources: [acsm-2009]\n    when:\n"
+        "      - suspect: {injury: $i, certainty: $w}\n"
+        f"      - test: \"{test}\"\n    then:\n      - warn: {{kind: note, message: x}}\n")
+    with pytest.raises(KbInvalid) as excinfo:
+        load_kb([folder])
+    assert str(excinfo.value) == f"{folder}/r.yaml:7: {message}"
