@@ -37,6 +37,13 @@ MAX_ALIAS_BYTES = 4 * 1024 * 1024
 # seconds, ranks); 18 digits still fit a 64-bit integer, and Python refuses to read numbers of
 # more than 4,300 digits at all (with a ValueError).
 MAX_INT_DIGITS = 18
+# Values, lists and mappings (YAML nodes, aliases counted once) in one file: the largest built-in
+# file has about 1,300 and the whole built-in kb 18,600. A 2 MiB file of one-letter items holds
+# a million, which took 7.7 s and 500 MB to build; the bound stops such a file after 50,000,
+# counted on the event stream before anything is built.
+MAX_NODES = 50_000
+_NODE_EVENTS = (yaml.ScalarEvent, yaml.MappingStartEvent, yaml.SequenceStartEvent,
+                yaml.AliasEvent)
 
 _TAG = re.compile(r"tag '(?:tag:yaml\.org,2002:)?([^']*)'")
 
@@ -249,9 +256,17 @@ def _check_shape(text: str, path: str) -> None:
         anchors: dict[str, tuple[int, int, int]] = {}
         open_anchors: set[str] = set()
         stack: list[_Open] = []
-        repeated = repeated_bytes = 0
+        repeated = repeated_bytes = nodes = 0
         while (event := parser.get_event()) is not None:  # None once the stream has ended
             line = event.start_mark.line + 1 if event.start_mark else 0
+            if isinstance(event, _NODE_EVENTS):
+                nodes += 1
+                if nodes > MAX_NODES:
+                    raise KbSyntaxError(
+                        f"the file holds more than {MAX_NODES:,} values, lists and mappings",
+                        loc=Loc(path, line),
+                        suggestion="the largest built-in file holds about 1,300; split the "
+                                   "knowledge into files of a few thousand lines at most")
             if isinstance(event, (yaml.SequenceStartEvent, yaml.MappingStartEvent)):
                 if len(stack) >= MAX_DEPTH:
                     raise KbSyntaxError(

@@ -349,6 +349,15 @@ def too_many_bytes(folder: Path) -> tuple[Path, str]:
                     r"only folders of knowledge-base files to --kb, each once")
 
 
+def too_many_nodes(folder: Path) -> tuple[Path, str]:
+    # a million one-letter items: 2 MB, under the size limit; it took 7.7 s and 500 MB to build
+    folder.mkdir()
+    (folder / "items.yaml").write_text("muscles: [" + ",".join(["a"] * 1_000_000) + "]\n")
+    return folder, (r"items\.yaml:1: the file holds more than 50,000 values, lists and mappings; "
+                    r"the largest built-in file holds about 1,300; split the knowledge into "
+                    r"files of a few thousand lines at most")
+
+
 def unreadable_folder(folder: Path) -> tuple[Path, str]:
     (folder / "private").mkdir(parents=True)
     (folder / "private").chmod(0)
@@ -366,6 +375,7 @@ BOUNDED: dict[str, Callable[[Path], tuple[Path, str]]] = {
     "deep-folders": deep_folders,
     "too-many-files": too_many_files,
     "too-many-bytes": too_many_bytes,
+    "too-many-nodes": too_many_nodes,
     "unreadable-folder": unreadable_folder,
 }
 # the cases above that were exit code 1 before they were bounded, also run in a subprocess
