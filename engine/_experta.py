@@ -476,15 +476,27 @@ class _Join:
 
 class _Not:
     """experta's NotNode, hashed like _Join: passes a left token on while no right token
-    matches it, and withdraws it when one starts to."""
+    matches it, and withdraws it when one starts to. Each token it compares one arriving with
+    costs one of the JoinBudget, as a join's new match does: a negation whose facts share no
+    variable with the tokens before it compares every pair (a built-in consultation makes a few
+    hundred such comparisons; a coach's rule over pairs of exercises made millions)."""
 
-    __slots__ = ("check", "children", "left", "right")
+    __slots__ = ("budget", "check", "children", "left", "origin", "right")
 
-    def __init__(self, check: Any, key_of: Callable[[Context], Hashable] | None) -> None:
+    def __init__(self, check: Any, key_of: Callable[[Context], Hashable] | None,
+                 budget: JoinBudget | None = None, origin: Any = None) -> None:
         self.check = check
         self.children: list[Callback] = []
         self.left = _CountMemory(key_of)
         self.right = _Memory(key_of)
+        self.budget = JoinBudget() if budget is None else budget
+        self.origin = origin
+
+    def _spend(self, compared: int) -> None:
+        budget = self.budget
+        budget.left -= compared
+        if budget.left < 0:
+            raise JoinLimitReached(budget.limit, rules_below(self.origin))
 
     def activate_left(self, valid: bool, data: Data, context: Context) -> None:
         left = self.left
@@ -498,10 +510,12 @@ class _Not:
                 left.delete(ident, key)
             passes = True
         elif valid:
-            count = 0
+            count = compared = 0
             for _, _, other_context in self.right.candidates(key):
+                compared += 1
                 if check(context, other_context):
                     count += 1
+            self._spend(compared)
             passes = count == 0
             if passes:
                 for child in self.children:
@@ -534,7 +548,9 @@ class _Not:
             left.own()
         counts = left.tokens
         check = self.check
-        for ident in left.candidates(key):
+        candidates = list(left.candidates(key))
+        self._spend(len(candidates))
+        for ident in candidates:
             count, other_context = counts[ident]
             if check(other_context, context):
                 count += step
@@ -904,7 +920,7 @@ class _Translation:
                                   not self.port_negates(node, "activate_right"),
                                   self.budget, node)
             else:
-                two_input = _Not(node.matcher, self._join_key(node))
+                two_input = _Not(node.matcher, self._join_key(node), self.budget, node)
             self.memories += [two_input.left, two_input.right]
             return two_input
         if isinstance(node, ConflictSetNode):

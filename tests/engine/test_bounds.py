@@ -206,6 +206,13 @@ def builtin_overlay(folder: Path, name: str) -> Path:
         "four-way": ([], [rule("four-way", [{"exercise": {"id": f"${x}"}} for x in "abcd"],
                                [{"warn": {"kind": "conflict", "message": "{a} {b} {c} {d}"}}],
                                BUILTIN_SOURCE)]),
+        # a negation over facts that share no variable with the pairs before it compared every
+        # pair with every link: 26 s on the built-in kb, minutes on a larger one (security review)
+        "pairs-without-targets": ([], [rule(
+            "pairs-without-targets",
+            [{"exercise": {"id": "$a"}}, {"exercise": {"id": "$b"}},
+             {"not": {"targets": {"exercise": "$c", "muscle": "$m"}}}],
+            [{"warn": {"kind": "conflict", "message": "{a} {b}"}}], BUILTIN_SOURCE)]),
     }
     facts, rules = cases[name]
     return write_rules(folder / name, rules, facts)
@@ -217,6 +224,8 @@ RUNAWAY_MESSAGES = {
     "doubling": r"rule 'double' took the text asserted in one consultation to [\d,]+ characters, "
                 r"over the limit of [\d,]+ \(4,000 per fact",
     "four-way": r"rule 'four-way' made more than 1\d\d,\d\d\d partial matches of its conditions",
+    "pairs-without-targets": r"rule 'pairs-without-targets' made more than 1\d\d,\d\d\d partial "
+                             r"matches of its conditions",
 }
 
 
