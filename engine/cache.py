@@ -28,6 +28,7 @@ import hashlib
 import json
 import logging
 import os
+import re
 import stat
 import sys
 import tempfile
@@ -210,6 +211,13 @@ def store(kb: KnowledgeBase) -> None:
                 os.unlink(name)
 
 
+# The names kbrun writes (a sha256 key), so that a KBRUN_CACHE_DIR pointed at a folder of the
+# user's own never loses a file that merely starts with "kb-".
+_ENTRY_NAME = re.compile(r"kb-[0-9a-f]{64}\.json")
+_OLD_ENTRY_NAME = re.compile(r"kb-[0-9a-f]{16,64}\.pickle")
+_TEMP_NAME = re.compile(r"\.kb-[a-z0-9_]+\.tmp")           # tempfile.mkstemp's names
+
+
 def prune(folder: Path, keep: int | None = None) -> None:
     """Delete all but the `keep` (default MAX_ENTRIES) most recently used entries, entries of
     the pickle format kbrun used before, and temporary files an interrupted store left (older
@@ -217,6 +225,8 @@ def prune(folder: Path, keep: int | None = None) -> None:
     keep = MAX_ENTRIES if keep is None else keep
     entries = []
     for path in folder.glob("kb-*.json"):
+        if not _ENTRY_NAME.fullmatch(path.name):  # not a name kbrun writes: someone else's file
+            continue
         try:
             info = os.stat(path, follow_symlinks=False)
         except OSError:
@@ -230,10 +240,13 @@ def prune(folder: Path, keep: int | None = None) -> None:
         with contextlib.suppress(OSError):
             path.unlink(missing_ok=True)
     for path in folder.glob("kb-*.pickle"):  # entries of kbrun before the JSON cache
-        with contextlib.suppress(OSError):
-            path.unlink(missing_ok=True)
+        if _OLD_ENTRY_NAME.fullmatch(path.name):
+            with contextlib.suppress(OSError):
+                path.unlink(missing_ok=True)
     stale = time.time() - STALE_TEMP_S
     for path in folder.glob(".kb-*.tmp"):  # left by a store that was interrupted
+        if not _TEMP_NAME.fullmatch(path.name):
+            continue
         with contextlib.suppress(OSError):
             if os.stat(path, follow_symlinks=False).st_mtime < stale:
                 path.unlink()

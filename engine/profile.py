@@ -130,8 +130,9 @@ def make_profile(kb: KnowledgeBase, *, symptoms: Iterable[str] = (), injuries: I
         symptoms=_ids(kb, "symptom", "--symptom", symptoms),
         injuries=_ids(kb, "injury", "--injury", injuries),
         goals=_ids(kb, "goal", "--goal", goals),
-        phase=_ids(kb, "phase", "--phase", [phase or DEFAULT_PHASE])[0],
-        level=_ids(kb, "level", "--level", [level or DEFAULT_LEVEL])[0],
+        # only a missing value takes the default: '' or false is a mistake to name, not a phase
+        phase=_ids(kb, "phase", "--phase", [DEFAULT_PHASE if phase is None else phase])[0],
+        level=_ids(kb, "level", "--level", [DEFAULT_LEVEL if level is None else level])[0],
         equipment=tuple(sorted(chosen_equipment)),
         red_flags=_ids(kb, "red-flag", "--red-flag", red_flags),
         pain=pain,

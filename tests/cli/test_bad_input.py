@@ -289,3 +289,12 @@ def test_a_path_the_system_refuses_is_one_line_naming_it(tmp_path):
         assert result.code == 2, result.stderr
         assert why in result.error_line and "check the path" in result.error_line
         assert path is None or f"'{path}'" in result.error_line
+
+
+@pytest.mark.parametrize("option", ["--phase", "--level"])
+def test_an_empty_value_is_named_not_taken_for_the_default(option):
+    from tests.hostile import run_kbrun
+
+    result = run_kbrun(["advise", option, ""], timeout=60)
+    assert result.code == 2
+    assert result.error_line.startswith(f"Error: unknown {option[2:]} '' in {option}; use one of")

@@ -280,3 +280,17 @@ def test_without_posix_owners_the_cache_still_works(cache_dir, monkeypatch):
     assert fresh.static_records is None and again.static_records is not None  # a cache hit
     assert again.entries == fresh.entries
     assert len(list(cache_dir.glob("kb-*.json"))) == 1
+
+
+def test_prune_deletes_only_the_files_kbrun_writes(cache_dir):
+    # KBRUN_CACHE_DIR pointed at a folder of the user's own (security review): only names kbrun
+    # writes (kb-<sha256>.json, the old pickles, .kb-*.tmp) are ever pruned
+    load_kb([DATA / "extend-kb"])
+    mine = [cache_dir / f"kb-mine-{n}.json" for n in range(20)] + [cache_dir / "kb-notes.pickle"]
+    for path in mine:
+        path.write_text("{}")
+    old = cache_dir / f"kb-{'a' * 64}.pickle"
+    old.write_bytes(b"old")
+    cache.prune(cache_dir, keep=0)
+    assert all(path.exists() for path in mine)
+    assert not old.exists() and not list(cache_dir.glob(f"kb-{'[0-9a-f]' * 64}.json"))
