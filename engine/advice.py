@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, cast
 
@@ -164,17 +165,15 @@ DISCLAIMER = ("kbrun gives general exercise guidance, not a diagnosis or medical
               "persists or worsens.")
 
 
-def with_disclaimer(warnings: list[Warning]) -> list[Warning]:
-    """`warnings` with the disclaimer, added when no rule gave it word for word."""
-    if any(w.kind == "disclaimer" and w.message == DISCLAIMER for w in warnings):
-        return warnings
-    return [*warnings, Warning("disclaimer", DISCLAIMER)]
-
-
-def layer_warnings(kb: KnowledgeBase) -> list[Warning]:
-    """A `safety-change` warning for each change a --kb layer makes to the safety policy (only
-    a knowledge base loaded with --allow-safety-changes has any)."""
-    return [Warning("safety-change", change.warning()) for change in kb.changes if change.safety]
+def with_kb_warnings(kb: KnowledgeBase, warnings: Sequence[Warning] = ()) -> list[Warning]:
+    """`warnings` and what every output adds to them: a `safety-change` warning for each change
+    a --kb layer makes to the safety policy (only a knowledge base loaded with
+    --allow-safety-changes has any), and the disclaimer when no rule gave it word for word."""
+    result = [*warnings, *(Warning("safety-change", change.warning())
+                           for change in kb.changes if change.safety)]
+    if not any(w.kind == "disclaimer" and w.message == DISCLAIMER for w in result):
+        result.append(Warning("disclaimer", DISCLAIMER))
+    return result
 
 
 @dataclass(frozen=True)

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from kbrun.engine import conclusions as concluded
-from kbrun.engine.advice import Warning, layer_warnings, with_disclaimer
+from kbrun.engine.advice import Warning, with_kb_warnings
 from kbrun.engine.errors import UnknownId
 from kbrun.engine.facts import describe
 from kbrun.engine.graph import source_ids
@@ -183,7 +183,7 @@ def _warned(explain: Callable[..., Answer]) -> Callable[..., Answer]:
     @functools.wraps(explain)
     def explained(kb: KnowledgeBase, *args: Any, **kwargs: Any) -> Answer:
         answer = explain(kb, *args, **kwargs)
-        answer.warnings = with_disclaimer(layer_warnings(kb))
+        answer.warnings = with_kb_warnings(kb)
         return answer
 
     return explained

@@ -22,7 +22,7 @@ from kbrun.engine.errors import (
 )
 from kbrun.engine.folders import Skipped, layer_sources, read_layers
 from kbrun.engine.knowledge import KnowledgeBase
-from kbrun.engine.overlay import Change, merge, mode_of, refused, safety_of
+from kbrun.engine.overlay import SPANS, Change, guards, merge, mode_of, refused, safety_of
 from kbrun.engine.schema import ID_PATTERN, KIND_SECTION, SECTIONS, Strict
 from kbrun.engine.yamlio import LineDict, LineList, parse_yaml
 
@@ -94,6 +94,7 @@ def collect(files: Sequence[tuple[str, list[tuple[str, str]]]]) -> Layered:
     changes: list[Change] = []
     for index, (_label, layer_files) in enumerate(files):
         seen_here: dict[str, Loc] = {}
+        below = guards(merged) if index else None   # what this layer's rules are checked by
         for path, text in layer_files:
             try:
                 entries = list(_entries_of(path, parse_yaml(text, path)))
@@ -121,13 +122,13 @@ def collect(files: Sequence[tuple[str, list[tuple[str, str]]]]) -> Layered:
                     continue
                 if mode is None or base is None:
                     table[entry_id] = item
-                    if index and (reason := safety_of(section, None, item, merged)):
+                    if index and (reason := safety_of(section, None, item, below)):
                         changes.append(Change(entry_id, kind, "add", loc, None, reason))
                     continue
                 result = (None if mode == "disable" else
                           merge(base, item) if mode == "extend" else item)
                 changes.append(Change(entry_id, kind, mode, loc, base.loc_of("id"),
-                                      safety_of(section, base, result, merged)))
+                                      safety_of(section, base, result, below)))
                 if result is None:
                     del table[entry_id]
                     continue
@@ -213,7 +214,6 @@ def _models_in(annotation: Any) -> list[type[pydantic.BaseModel]]:
     return found
 
 
-_SPANS = ("reps", "hold_s", "sessions_per_week")
 _CITE = "cite at least one source: a seed file name or an id from sources.yaml"
 
 
@@ -225,7 +225,7 @@ def _explain(problem: Any, dotted: str, name: str) -> tuple[str, str]:
     shown = "" if isinstance(got, (dict, list)) else f" (got {got!r})"
     docs = "see docs/kb-format.md for the fields each kind has"
     if kind in ("int_type", "int_parsing", "int_from_float"):
-        if name in _SPANS:
+        if name in SPANS:
             return (f"{dotted} must be whole numbers{shown}",
                     f"write '{name}: 10' or '{name}: [8, 12]'")
         return (f"{dotted} must be a whole number{shown}",
@@ -237,7 +237,7 @@ def _explain(problem: Any, dotted: str, name: str) -> tuple[str, str]:
     if kind == "string_type":
         return f"{dotted} must be text{shown}", f"write '{name}: some text', quoted if need be"
     if kind in ("list_type", "tuple_type", "set_type"):
-        if name in _SPANS:
+        if name in SPANS:
             return (f"{dotted} must be a whole number or [min, max]{shown}",
                     f"write '{name}: 10' or '{name}: [8, 12]'")
         return f"{dotted} must be a list{shown}", f"write '{name}: [first, second]'"

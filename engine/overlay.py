@@ -36,9 +36,7 @@ MODES: tuple[Mode, ...] = ("extend", "replace", "disable")
 # and the warnings kbrun itself gives (a coach's "disclaimer" could contradict the real one).
 SAFETY_ASSERTS = ("injury-stage", "following", "available-protocol")
 RESERVED_WARNINGS = ("disclaimer", "safety-change")
-# The priority from which a rule's dose outranks a rehabilitation protocol's (the default of
-# `protocol_priority` in kb/session.yaml; a --kb layer's own value is used when it sets one).
-PROTOCOL_PRIORITY = 50
+
 
 # The fields the safety rules read, by section: a layer may add to them, never take away
 # without --allow-safety-changes (an exercise's impact decides the impact bans, its targets and
@@ -182,15 +180,45 @@ def merge(base: Any, extension: Any, key: Any = None) -> Any:
     return extension
 
 
+@dataclass(frozen=True)
+class Guards:
+    """What the layers below a --kb layer tell about the rules it adds: the fact kinds whose
+    absence a safety rule needs (kind -> that rule), and the priority from which a dose
+    outranks a rehabilitation protocol's. Computed once per layer (`guards`)."""
+
+    negated: dict[str, str]
+    protocol_priority: int
+
+
+def guards(merged: dict[str, dict[str, LineDict]]) -> Guards:
+    """The Guards of the entries layered so far."""
+    from kbrun.engine.schema import Selection
+
+    negated: dict[str, str] = {}
+    for rule_id, rule in merged.get("rules", {}).items():
+        if rule.get("safety") is not True:
+            continue
+        for condition in rule.get("when") or ():
+            absent = condition.get("not") if isinstance(condition, dict) else None
+            if isinstance(absent, dict):
+                for kind in absent:
+                    negated.setdefault(kind, rule_id)
+    selection: dict[str, Any] = next(iter(merged.get("selection", {}).values()), {})
+    priority = selection.get("protocol_priority",
+                             Selection.model_fields["protocol_priority"].default)
+    return Guards(negated, priority)
+
+
 def safety_of(section: str, base: LineDict | None, result: LineDict | None,
-              merged: dict[str, dict[str, LineDict]] | None = None) -> str | None:
+              below: Guards | None = None) -> str | None:
     """Why turning `base` (None: a new entry) into `result` (None: disabled) is a safety
-    change, or None. `merged` (the entries of the layers below) tells which fact kinds the
-    safety rules test for absence and the protocols' priority."""
+    change, or None. `below` (needed for a rule) are the guards of the layers below."""
     if section == "rules":
         if base is not None and base.get("safety") is True:
             return "it is a safety rule"
-        return _rule_loosens(result, merged or {}) if result is not None else None
+        if result is None or below is None:
+            return None
+        return _rule_loosens(result, below)
     if base is None or result is None:
         return None
     marked = base.get("safety") is True
@@ -205,13 +233,10 @@ def safety_of(section: str, base: LineDict | None, result: LineDict | None,
     return "it changes " + ", ".join(lost) + ", which the safety rules read"
 
 
-def _rule_loosens(rule: LineDict, merged: dict[str, dict[str, LineDict]]) -> str | None:
+def _rule_loosens(rule: LineDict, below: Guards) -> str | None:
     """Why a rule of a --kb layer could loosen the safety policy, or None: it asserts what the
     safety rules decide by, or a fact whose absence a safety rule needs; it gives a warning
     kbrun reserves (or one whose kind a variable holds); or its dose outranks the protocols'."""
-    guarded = _negated_by_safety_rules(merged.get("rules", {}))
-    selection: dict[str, Any] = next(iter(merged.get("selection", {}).values()), {})
-    outranks = selection.get("protocol_priority", PROTOCOL_PRIORITY)
     for action in rule.get("then") or ():
         if not isinstance(action, dict):
             continue
@@ -223,10 +248,10 @@ def _rule_loosens(rule: LineDict, merged: dict[str, dict[str, LineDict]]) -> str
                 if kinds:
                     return (f"it asserts {kinds[0]}, which decides what the safety rules allow; "
                             "only the built-in rules set it")
-                kinds = [kind for kind in body if kind in guarded]
+                kinds = [kind for kind in body if kind in below.negated]
                 if kinds:
                     return (f"it asserts {kinds[0]}, whose absence safety rule "
-                            f"'{guarded[kinds[0]]}' needs")
+                            f"'{below.negated[kinds[0]]}' needs")
             if verb == "warn":
                 kind = body.get("kind")
                 if kind in RESERVED_WARNINGS:
@@ -236,24 +261,10 @@ def _rule_loosens(rule: LineDict, merged: dict[str, dict[str, LineDict]]) -> str
                             "reserves (disclaimer, safety-change)")
             if verb == "dose":
                 priority = body.get("priority", rule.get("salience", 0))
-                if isinstance(priority, (int, float)) and priority >= outranks:
+                if isinstance(priority, (int, float)) and priority >= below.protocol_priority:
                     return (f"its dose has priority {priority}, which outranks the "
-                            f"rehabilitation protocols' ({outranks})")
+                            f"rehabilitation protocols' ({below.protocol_priority})")
     return None
-
-
-def _negated_by_safety_rules(rules: dict[str, LineDict]) -> dict[str, str]:
-    """fact kind -> a safety rule that fires only while no fact of that kind exists."""
-    guarded: dict[str, str] = {}
-    for rule_id, rule in rules.items():
-        if rule.get("safety") is not True:
-            continue
-        for condition in rule.get("when") or ():
-            negated = condition.get("not") if isinstance(condition, dict) else None
-            if isinstance(negated, dict):
-                for kind in negated:
-                    guarded.setdefault(kind, rule_id)
-    return guarded
 
 
 def _value(section: str, entry: LineDict, name: str) -> Any:

@@ -20,8 +20,7 @@ from kbrun.engine.advice import (
     Section,
     Skipped,
     Warning,
-    layer_warnings,
-    with_disclaimer,
+    with_kb_warnings,
 )
 from kbrun.engine.dose import DoseDecision, RuledDecision, in_order, prescribe
 from kbrun.engine.graph import source_ids
@@ -484,7 +483,7 @@ def build_advice(kb: KnowledgeBase, profile: Profile, consultation: Consultation
 
     warnings = [Warning(fact.kind, fact.message, rules_for(consultation, key), fact.urgent)
                 for fact, key in concluded.read(consultation, concluded.Warning)]
-    warnings = with_disclaimer(warnings + layer_warnings(kb))
+    warnings = with_kb_warnings(kb, warnings)
     rank_of = {"safety-change": -1, "red-flag": 0, "screen": 1, "pain": 2, "pain-monitoring": 3,
                "conflict": 4, "disclaimer": 9}
     warnings.sort(key=lambda w: (not w.urgent, rank_of.get(w.kind, 5), w.message))

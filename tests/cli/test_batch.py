@@ -6,7 +6,6 @@ from __future__ import annotations
 import json
 import os
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -15,10 +14,9 @@ from typer.testing import CliRunner
 from kbrun.cli.main import app
 from tests.conftest import validated
 from tests.engine.test_batch import LINES, distinct_profiles
+from tests.hostile import KBRUN  # `kbrun` in a fresh process, as a user runs it
 
 runner = CliRunner()
-# `kbrun` in a fresh process, as a user runs it
-KBRUN = [sys.executable, "-c", "from kbrun.cli.main import main; main()"]
 
 
 def run(*args: str, input: str | None = None):
