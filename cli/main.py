@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import datetime as dt
 import errno
 import io
 import os
@@ -17,6 +18,19 @@ from typer.core import TyperGroup
 
 from kbrun.cli.options import (
     AllowSafetyOpt,
+    DayOpt,
+    HardDaysOpt,
+    LongRunOpt,
+    MinutesOpt,
+    OutputOpt,
+    PlanFormat,
+    PlanFormatOpt,
+    RaceDateOpt,
+    RestDaysOpt,
+    SessionsOpt,
+    StartOpt,
+    WeekOpt,
+    WeeksOpt,
     EquipmentOpt,
     Format,
     FormatOpt,
@@ -38,6 +52,7 @@ from kbrun.cli.options import (
 from kbrun.cli.render import OutputError, terminal_text
 
 if TYPE_CHECKING:
+    from kbrun.engine.plan import Plan
     from kbrun.engine.knowledge import KnowledgeBase
     from kbrun.engine.profile import Profile
 
@@ -175,7 +190,29 @@ def profile_of(kb: KnowledgeBase, options: dict[str, Any]) -> Profile:
         goals=options["goal"], phase=options["phase"], level=options["level"],
         equipment=options["equipment"], setting=options["setting"],
         red_flags=options["red_flag"], pain=options["pain"], limit=options["limit"],
-        stage=options["stage"])
+        stage=options["stage"], minutes=options["minutes"])
+
+
+def _date(text: str | None, option: str) -> dt.date | None:
+    if text is None:
+        return None
+    try:
+        return dt.date.fromisoformat(text.strip())
+    except ValueError:
+        raise typer.BadParameter(f"{text!r} is not a date as YYYY-MM-DD, e.g. 2027-04-25",
+                                 param_hint=f"'{option}'") from None
+
+
+def plan_of(kb: KnowledgeBase, options: dict[str, Any]) -> tuple[Profile, Plan]:
+    """The runner's Profile and season Plan from a command's profile and plan options."""
+    from kbrun.engine.plan import build_plan, plan_request, run_week
+
+    runner = profile_of(kb, options)
+    request = plan_request(
+        start=_date(options["start"], "--start"), race=_date(options["race_date"], "--race-date"),
+        weeks=options["weeks"], sessions=options["sessions"],
+        running=run_week(options["hard_days"], options["long_run"], options["rest_days"]))
+    return runner, build_plan(kb, runner, request)
 
 
 def _jobs(value: int | None) -> int | None:
@@ -194,7 +231,8 @@ def advise(
     symptom: SymptomOpt = None, injury: InjuryOpt = None, goal: GoalOpt = None,
     phase: PhaseOpt = None, level: LevelOpt = None, equipment: EquipmentOpt = None,
     setting: SettingOpt = None, red_flag: RedFlagOpt = None, pain: PainOpt = None,
-    stage: StageOpt = None, limit: LimitOpt = None, profile: ProfileOpt = None, kb: KbOpt = None,
+    stage: StageOpt = None, limit: LimitOpt = None, minutes: MinutesOpt = None,
+    profile: ProfileOpt = None, kb: KbOpt = None,
     allow_safety_changes: AllowSafetyOpt = False,
     format: FormatOpt = Format.text,
     trace: Annotated[bool, typer.Option("--trace", help="Include every rule firing in order.")
@@ -223,7 +261,7 @@ def advise(
     knowledge = load(kb, allow_safety_changes)
     if batch is not None:
         flags = (symptom, injury, goal, phase, level, equipment, setting, red_flag, pain, stage,
-                 limit, profile)
+                 limit, minutes, profile)
         if any(f not in (None, []) for f in flags):
             raise typer.BadParameter("profile options cannot be combined with --batch; put "
                                      "them in each line", param_hint="'--batch'")
@@ -247,17 +285,30 @@ def _explanation_command(name: str, answer: str, doc: str) -> None:
         symptom: SymptomOpt = None, injury: InjuryOpt = None, goal: GoalOpt = None,
         phase: PhaseOpt = None, level: LevelOpt = None, equipment: EquipmentOpt = None,
         setting: SettingOpt = None, red_flag: RedFlagOpt = None, pain: PainOpt = None,
-        stage: StageOpt = None, limit: LimitOpt = None, profile: ProfileOpt = None,
-        kb: KbOpt = None, allow_safety_changes: AllowSafetyOpt = False,
+        stage: StageOpt = None, limit: LimitOpt = None, minutes: MinutesOpt = None,
+        profile: ProfileOpt = None, kb: KbOpt = None,
+        allow_safety_changes: AllowSafetyOpt = False,
         format: FormatOpt = Format.text,
+        week: WeekOpt = None, day: DayOpt = None,
+        race_date: RaceDateOpt = None, weeks: WeeksOpt = None, start: StartOpt = None,
+        hard_days: HardDaysOpt = None, long_run: LongRunOpt = None, rest_days: RestDaysOpt = None,
+        sessions: SessionsOpt = None,
     ) -> None:
         from kbrun.cli import render
         from kbrun.engine import explain
+        from kbrun.engine.plan import plan_context, planned_day
 
         knowledge = load(kb, allow_safety_changes)
-        runner = profile_of(knowledge, locals())
-        getattr(render, answer)(getattr(explain, answer)(knowledge, runner, exercise),
-                                format.value)
+        explained = getattr(explain, answer)
+        if week is None and day is None:
+            runner = profile_of(knowledge, locals())
+            getattr(render, answer)(explained(knowledge, runner, exercise), format.value)
+            return
+        _runner, season = plan_of(knowledge, locals())
+        planned, session = planned_day(season, week, day)
+        result = explained(knowledge, planned.profile, exercise)
+        result.plan_day = plan_context(planned, session)
+        getattr(render, answer)(result, format.value)
 
     command.__doc__ = doc
     command.__name__ = answer
@@ -269,6 +320,28 @@ _explanation_command("why", "why", "Why EXERCISE is in the session: its derivati
 _explanation_command("why-not", "why_not",
                      "Why EXERCISE is not in the session, and the smallest change that would "
                      "bring it in.")
+
+
+@app.command()
+def plan(
+    symptom: SymptomOpt = None, injury: InjuryOpt = None, goal: GoalOpt = None,
+    phase: PhaseOpt = None, level: LevelOpt = None, equipment: EquipmentOpt = None,
+    setting: SettingOpt = None, red_flag: RedFlagOpt = None, pain: PainOpt = None,
+    stage: StageOpt = None, limit: LimitOpt = None, minutes: MinutesOpt = None,
+    profile: ProfileOpt = None, kb: KbOpt = None,
+    allow_safety_changes: AllowSafetyOpt = False,
+    race_date: RaceDateOpt = None, weeks: WeeksOpt = None, start: StartOpt = None,
+    hard_days: HardDaysOpt = None, long_run: LongRunOpt = None, rest_days: RestDaysOpt = None,
+    sessions: SessionsOpt = None,
+    format: PlanFormatOpt = PlanFormat.text, output: OutputOpt = None,
+) -> None:
+    """A season of strength work: the weeks to a race (or --weeks) around your running week,
+    with phases, days, progression and lighter weeks, rule by rule."""
+    from kbrun.cli import render
+
+    knowledge = load(kb, allow_safety_changes)
+    _runner, season = plan_of(knowledge, locals())
+    render.plan(season, knowledge, format.value, output)
 
 
 from kbrun.cli import kb as _kb  # noqa: E402  (registers the `kb` command group)

@@ -20,6 +20,13 @@ class Format(StrEnum):
     markdown = "markdown"
 
 
+class PlanFormat(StrEnum):
+    text = "text"
+    json = "json"
+    markdown = "markdown"
+    ics = "ics"
+
+
 class GraphFormat(StrEnum):
     dot = "dot"
     graphml = "graphml"
@@ -28,6 +35,7 @@ class GraphFormat(StrEnum):
 
 
 PROFILE = "Profile"
+PLAN = "Season plan"
 
 
 def whole_number(text: str) -> int:
@@ -176,3 +184,41 @@ LimitOpt = Annotated[int | None, typer.Option(
 ProfileOpt = Annotated[Path | None, typer.Option(
     "--profile", help="A YAML or JSON file with the profile fields; options override it.",
     rich_help_panel=PROFILE)]
+MinutesOpt = Annotated[int | None, typer.Option(
+    "--minutes", help="Time budget of a session in minutes (5-180): exercises that would run "
+    "past it are left out.", rich_help_panel=PROFILE, parser=whole_number, metavar="M")]
+
+# -- plan ----------------------------------------------------------------------------------------
+
+PlanFormatOpt = Annotated[PlanFormat, typer.Option(
+    "--format", "-f", help="Output format; ics is a calendar file, one event per session.",
+    parser=one_of(PlanFormat, "an output format"), metavar="text|json|markdown|ics")]
+OutputOpt = Annotated[Path | None, typer.Option(
+    "--output", "-o", metavar="FILE", help="Write the plan to FILE instead of printing it.")]
+RaceDateOpt = Annotated[str | None, typer.Option(
+    "--race-date", metavar="YYYY-MM-DD", help="The race the plan leads to: phases are counted "
+    "back from it.", rich_help_panel=PLAN)]
+WeeksOpt = Annotated[int | None, typer.Option(
+    "--weeks", metavar="N", parser=whole_number, help="Weeks to plan (1-52): with no race, "
+    "the --phase throughout; with a race, weeks past it are recovery.", rich_help_panel=PLAN)]
+StartOpt = Annotated[str | None, typer.Option(
+    "--start", metavar="YYYY-MM-DD", help="The plan's first day (default: next Monday).",
+    rich_help_panel=PLAN)]
+HardDaysOpt = Annotated[list[str] | None, typer.Option(
+    "--hard-days", metavar="DAYS", help="Days of hard runs (intervals, tempo), e.g. tue,thu.",
+    rich_help_panel=PLAN)]
+LongRunOpt = Annotated[str | None, typer.Option(
+    "--long-run", metavar="DAY", help="The day of the long run, e.g. sun.", rich_help_panel=PLAN)]
+RestDaysOpt = Annotated[list[str] | None, typer.Option(
+    "--rest-days", metavar="DAYS", help="Days without running, e.g. mon,fri.",
+    rich_help_panel=PLAN)]
+SessionsOpt = Annotated[int | None, typer.Option(
+    "--sessions", metavar="N", parser=whole_number, help="Strength sessions a week (1-7; "
+    "default: from the phase and level; kept within what each week allows).",
+    rich_help_panel=PLAN)]
+WeekOpt = Annotated[int | None, typer.Option(
+    "--week", metavar="N", parser=whole_number, help="Explain a day of week N of the plan "
+    "given by the plan options (with --day).", rich_help_panel=PLAN)]
+DayOpt = Annotated[str | None, typer.Option(
+    "--day", metavar="DAY", help="With --week: the day of that week, e.g. tue.",
+    rich_help_panel=PLAN)]

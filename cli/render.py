@@ -38,7 +38,10 @@ if TYPE_CHECKING:
     from rich.console import Console
     from rich.text import Text
 
+    from pathlib import Path
+
     from kbrun.engine.advice import Advice
+    from kbrun.engine.plan import Plan
     from kbrun.engine.knowledge import KnowledgeBase
 
 
@@ -812,3 +815,17 @@ class _Progress:
     def clear(self) -> None:
         sys.stderr.write("\r\x1b[K")
         sys.stderr.flush()
+
+
+# -- plan ----------------------------------------------------------------------------------------
+
+def plan(result: Plan, kb: KnowledgeBase, fmt: str, output: Path | None = None) -> None:
+    """Print a season plan (or write it to `output`) in the chosen format."""
+    if fmt == "json":
+        text = json_text(json.dumps(result.to_dict(), indent=2, ensure_ascii=False)) + "\n"
+    else:
+        raise NotImplementedError(fmt)
+    if output is None:
+        write(text)
+    else:
+        output.write_text(text, encoding="utf-8")

@@ -6,6 +6,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, cast
 
+from kbrun.engine.timing import minutes
+
 if TYPE_CHECKING:
     from kbrun.engine import contract
     from kbrun.engine.inference import Consultation
@@ -113,11 +115,13 @@ class Recommendation:
     protocol: str | None = None      # the rehabilitation protocol it belongs to, if any
     stage: str | None = None         # the injury stage that protocol was chosen for
     slot: bool = True                # counts toward --limit (warm-up and mobility do not)
+    seconds: int = 0                 # how long it takes, setup and rests included
 
     def to_dict(self) -> contract.Recommendation:
         return {"rank": self.rank, "exercise": self.exercise, "name": self.name,
                 "section": self.section, "category": self.category, "slot": self.slot,
                 "score": self.score, "prescription": self.prescription.to_dict(),
+                "minutes": round(self.seconds / 60, 1),
                 "targets": list(self.targets), "reasons": list(self.reasons),
                 "cues": list(self.cues), "protocol": self.protocol, "stage": self.stage,
                 "rules": list(self.rules), "sources": list(self.sources)}
@@ -217,6 +221,17 @@ class ScheduleNote:
 
 
 @dataclass(frozen=True)
+class Moved:
+    """An exercise a season plan's week moved up to its progression (a `move` conclusion)."""
+
+    exercise: str
+    to: str
+    cause: str
+    rules: tuple[str, ...]
+    score: float
+
+
+@dataclass(frozen=True)
 class Skipped:
     """A candidate that was not picked, and why (variety, requirement swap, limit)."""
 
@@ -245,6 +260,12 @@ class Advice:
     stage: str | None = None
     stage_cause: str | None = None
     size_limit: tuple[int, str] | None = None   # (max exercises, why) when rules cut the limit
+    moves: list[Moved] = field(default_factory=list)
+
+    @property
+    def seconds(self) -> int:
+        """How long the session takes (engine/timing.py)."""
+        return sum(r.seconds for r in self.recommendations)
 
     @property
     def urgent(self) -> bool:
@@ -280,6 +301,7 @@ class Advice:
             "sections": [s.to_dict() for s in self.sections],
             "protocols": [p.to_dict() for p in self.protocols],
             "stage": ({"id": self.stage, "cause": self.stage_cause} if self.stage else None),
+            "minutes": minutes(self.seconds),
         }
         if trace:
             data["trace"] = trace_records(self.consultation)

@@ -25,7 +25,7 @@ from typing import (
 
 from kbrun.engine import dose
 from kbrun.engine.dose import DoseDecision
-from kbrun.engine.schema import Category, Region, Stage
+from kbrun.engine.schema import Category, Region, Stage, Weekday
 
 if TYPE_CHECKING:
     from kbrun.engine.inference import Consultation, FactKey
@@ -171,6 +171,38 @@ class Warning(Conclusion):
     urgent: bool = False
 
 
+@dataclass(frozen=True, slots=True)
+class StrengthDay(Conclusion):
+    """A planned week's verdict on a day for a strength session (kbrun plan): closed (never),
+    preferred (the best days) or avoid (only when no better day is left), and why."""
+
+    fact_kind: ClassVar[str] = "strength-day"
+    day: Weekday
+    verdict: Literal["closed", "preferred", "avoid"]
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class Overload(Conclusion):
+    """A planned week adds load over the week before: about `load_pct` per cent on loaded
+    lifts (or a rep or two on body-weight work), and why."""
+
+    fact_kind: ClassVar[str] = "overload"
+    load_pct: int
+    cause: str
+
+
+@dataclass(frozen=True, slots=True)
+class Move(Conclusion):
+    """A planned week moves an exercise its sessions held up to a progression (a progresses-to
+    link), which takes its place in the session, and why."""
+
+    fact_kind: ClassVar[str] = "move"
+    exercise: ExerciseId
+    to: ExerciseId
+    cause: str
+
+
 # -- their fact kinds ---------------------------------------------------------------------------
 
 @dataclass(frozen=True)
@@ -233,7 +265,7 @@ def _kind_of(cls: type[Conclusion]) -> ConclusionKind:
 
 _VALUES: tuple[type[Conclusion], ...] = (
     Suspect, Focus, Wanted, Protected, InjuryStage, Following, SessionSize,
-    Recommendation, Exclusion, Warning)
+    Recommendation, Exclusion, Warning, StrengthDay, Overload, Move)
 _CONVERTERS: dict[type, list[tuple[str, Callable[[Any], Any]]]] = {
     cls: [(item.name, _converter(get_type_hints(cls, include_extras=True)[item.name]))
           for item in _fields(cls)] for cls in _VALUES}

@@ -63,6 +63,8 @@ class Profile(TypedDict):
     """Strength slots in the session (--limit)."""
     stage: Stage | None
     """The injury stage given with --stage; null when the rules infer it."""
+    minutes: Annotated[int, Field(ge=1)] | None
+    """The time budget of a session (--minutes); null: none."""
 
 
 @closed
@@ -129,6 +131,8 @@ class Recommendation(TypedDict):
     """The rehabilitation protocol it belongs to, if any."""
     stage: str | None
     """The injury stage that protocol was chosen for."""
+    minutes: Annotated[float, Field(ge=0)]
+    """How long it takes at this prescription, setup and rests included (docs/plan.md)."""
     rules: list[str]
     sources: list[str]
 
@@ -230,6 +234,8 @@ class Advice(TypedDict):
     sections: list[Section]
     protocols: list[FollowedProtocol]
     stage: InjuryStage | None
+    minutes: Annotated[int, Field(ge=0)]
+    """How long the session takes, in whole minutes rounded up (docs/plan.md)."""
     trace: NotRequired[list[TraceStep]]
     """Every rule firing in order; only with --trace."""
 
@@ -317,6 +323,8 @@ class Why(TypedDict):
     warnings: list[Warning]
     """What the --kb layers changed in the safety policy (`safety-change`), and the
     disclaimer, as in advice."""
+    plan_day: NotRequired[PlanDayContext]
+    """With --week and --day: the planned day explained (its week's consultation)."""
 
 
 WhyNotCase = Literal["recommended", "excluded", "not-a-candidate", "ranked-out"]
@@ -386,6 +394,8 @@ class WhyNot(TypedDict):
     warnings: list[Warning]
     """What the --kb layers changed in the safety policy (`safety-change`), and the
     disclaimer, as in advice."""
+    plan_day: NotRequired[PlanDayContext]
+    """With --week and --day: the planned day explained (its week's consultation)."""
 
 
 # -- kb ------------------------------------------------------------------------------------------
@@ -543,12 +553,109 @@ class KbImport(TypedDict):
     skipped: list[SkippedRecord]
 
 
+# -- plan ----------------------------------------------------------------------------------------
+
+Weekday = Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
+RunKind = Literal["hard", "long", "easy", "rest", "race", "after-race"]
+
+
+@closed
+class RunWeek(TypedDict):
+    """The runner's running week (--hard-days, --long-run, --rest-days); every other day is an
+    easy run."""
+
+    hard: list[Weekday]
+    long: Weekday | None
+    rest: list[Weekday]
+    assumed: bool
+    """True when none was given and kbrun assumed the usual week (a warning says so)."""
+
+
+@closed
+class PlannedSession(TypedDict):
+    """A planned session: strength, or a rehabilitation protocol's exercises on another day."""
+
+    date: str
+    """YYYY-MM-DD."""
+    day: Weekday
+    after: Literal["hard-run", "long-run", "easy-run", "rest", "race"]
+    """The running that day: the session comes after it."""
+    kind: Literal["strength", "protocol"]
+    minutes: Annotated[int, Field(ge=0)]
+    """How long it takes, in whole minutes rounded up."""
+    exercises: list[Recommendation]
+    """As advise's recommendations, in the order performed."""
+
+
+@closed
+class PlanDay(TypedDict):
+    """What the rules said about a day of the week for strength."""
+
+    date: str
+    day: Weekday
+    run: RunKind
+    verdict: Literal["closed", "preferred", "avoid", "open"]
+    reasons: list[str]
+    rules: list[str]
+
+
+@closed
+class PlannedWeek(TypedDict):
+    """One week of the plan, and why its phase, days and dose are what they are."""
+
+    week: Annotated[int, Field(ge=1)]
+    start: str
+    """The week's first day, YYYY-MM-DD."""
+    phase: str
+    block_week: Annotated[int, Field(ge=0)]
+    """Its place in a block of build weeks, from 1; 0 outside the block phases."""
+    deload: bool
+    """The block's lighter week."""
+    load_increase_pct: Annotated[int, Field(ge=0)]
+    """Load to add over the week before, in per cent (0: none)."""
+    volume_sets: Annotated[int, Field(ge=0)]
+    """Sets of strength work (the --limit slots) over the week's strength sessions."""
+    sessions: list[PlannedSession]
+    days: list[PlanDay]
+    reasons: list[str]
+    rules: list[str]
+    """The rules behind its days, dose and exercise moves."""
+
+
+@closed
+class PlanDayContext(TypedDict):
+    """The planned day a `why` or `why-not` with --week and --day explains."""
+
+    week: Annotated[int, Field(ge=1)]
+    date: str
+    day: Weekday
+    phase: str
+    session: Literal["strength", "protocol"]
+    exercises: list[str]
+    """The exercises of that day's session."""
+
+
+@closed
+class Plan(TypedDict):
+    """`kbrun plan --format json`: the weeks to a race (or for --weeks) around the runner's
+    running week."""
+
+    profile: Profile
+    start: str
+    race_date: str | None
+    run_week: RunWeek
+    weeks: list[PlannedWeek]
+    """Empty when a red flag gave a referral instead of a plan (see warnings)."""
+    warnings: list[Warning]
+
+
 # -- the schema ----------------------------------------------------------------------------------
 
 #: output kind -> (its type, the command that prints it)
 OUTPUTS: dict[str, tuple[Any, str]] = {
     "advise": (Advice, "kbrun advise --format json"),
     "advise-batch-line": (BatchLine, "one line of kbrun advise --batch"),
+    "plan": (Plan, "kbrun plan --format json"),
     "why": (Why, "kbrun why EXERCISE --format json"),
     "why-not": (WhyNot, "kbrun why-not EXERCISE --format json"),
     "kb-list": (list[KbListRow], "kbrun kb list KIND --format json"),

@@ -27,7 +27,8 @@ SELECTORS: dict[str, str] = {
 }
 ACTION_FIELDS: dict[str, str] = {
     **SELECTORS,
-    "sets": "whole", "reps": "span", "hold_s": "span", "load": "load", "tempo": "text",
+    "sets": "whole", "sets_change": "change", "reps": "span", "hold_s": "span", "load": "load",
+    "tempo": "text",
     "rest_s": "whole", "sessions_per_week": "span",
     "max_sets": "whole", "max_load": "load",
     "follows": "id:claim", "priority": "whole", "note": "text",
@@ -41,7 +42,8 @@ _FLAG = {True: "yes", False: "no"}
 FACT_FIELDS: dict[str, str] = {
     "exercise": "text", "category": "text", "pattern": "text", "loadable": "text",
     "unilateral": "text",
-    "sets": "whole", "reps_min": "whole", "reps_max": "whole", "hold_min": "whole",
+    "sets": "whole", "sets_change": "whole", "reps_min": "whole", "reps_max": "whole",
+    "hold_min": "whole",
     "hold_max": "whole", "load": "text", "tempo": "text", "rest_s": "whole",
     "sessions_min": "whole", "sessions_max": "whole", "max_sets": "whole", "max_load": "text",
     "follows": "text", "priority": "whole", "note": "text",
@@ -90,6 +92,7 @@ class DoseDecision:
     unilateral: bool | None = None
     # settings
     sets: int | None = None
+    sets_change: int | None = None       # sets added (or, below 0, taken away), at least 1 left
     reps: Span | None = None
     hold: Span | None = None             # seconds
     load: Load | None = None
@@ -133,7 +136,8 @@ class DoseDecision:
             exercise=selector("exercise"), category=selector("category"),
             pattern=selector("pattern"), loadable=flag("loadable"),
             unilateral=flag("unilateral"),
-            sets=whole("sets"), reps=span("reps"), hold=span("hold"), load=fields.get("load"),
+            sets=whole("sets"), sets_change=whole("sets_change"), reps=span("reps"),
+            hold=span("hold"), load=fields.get("load"),
             tempo=text("tempo"), rest_s=whole("rest_s"), sessions=span("sessions"),
             max_sets=whole("max_sets"), max_load=fields.get("max_load"),
             priority=int(fields.get("priority", 0)), follows=text("follows"),
@@ -171,7 +175,7 @@ class DoseDecision:
     def settings(self) -> list[tuple[str, Any]]:
         """The dose values this decision sets, by the names of a prescription in the making
         (spans as `_min` and `_max`), in the order they are applied."""
-        values: list[tuple[str, Any]] = [("sets", self.sets)]
+        values: list[tuple[str, Any]] = [("sets", self.sets), ("sets_change", self.sets_change)]
         for prefix, span in (("reps", self.reps), ("hold", self.hold)):
             if span is not None:
                 values += [(f"{prefix}_min", span[0]), (f"{prefix}_max", span[1])]
@@ -242,6 +246,8 @@ def prescribe(exercise: Exercise, decisions: list[RuledDecision], sessions: Span
                 continue
             if name == "load" and not exercise.loadable and not protocol:
                 value = min(dose["load"], value, key=LOAD_RANK.__getitem__)
+            if name == "sets_change":  # relative to the sets decided so far
+                name, value = "sets", max(1, dose["sets"] + value)
             if dose[name] != value:
                 changes.append((name, value))
                 dose[name] = value

@@ -166,14 +166,19 @@ class Why:
     ranking: str
     note: str | None = None
     warnings: list[Warning] = field(default_factory=list)   # what --kb layers changed
+    plan_day: contract.PlanDayContext | None = None          # with --week and --day
 
     def to_dict(self) -> contract.Why:
-        return {"exercise": self.exercise, "name": self.name, "recommended": self.recommended,
-                "rank": self.rank, "score": self.score,
-                "derivation": self.derivation.to_dict() if self.derivation else None,
-                "contributions": self.contributions, "combination": self.combination,
-                "dose": self.dose, "ranking": self.ranking, "note": self.note,
-                "warnings": [w.to_dict() for w in self.warnings]}
+        data: contract.Why = {
+            "exercise": self.exercise, "name": self.name, "recommended": self.recommended,
+            "rank": self.rank, "score": self.score,
+            "derivation": self.derivation.to_dict() if self.derivation else None,
+            "contributions": self.contributions, "combination": self.combination,
+            "dose": self.dose, "ranking": self.ranking, "note": self.note,
+            "warnings": [w.to_dict() for w in self.warnings]}
+        if self.plan_day is not None:
+            data["plan_day"] = self.plan_day
+        return data
 
 
 def _warned(explain: Callable[..., Answer]) -> Callable[..., Answer]:
@@ -286,11 +291,16 @@ class WhyNot:
     change: contract.ProfileChange | None  # the smallest profile change that brings it in
     tried: list[str]                 # the changes that were re-run
     warnings: list[Warning] = field(default_factory=list)   # what --kb layers changed
+    plan_day: contract.PlanDayContext | None = None          # with --week and --day
 
     def to_dict(self) -> contract.WhyNot:
-        return {"exercise": self.exercise, "name": self.name, "recommended": self.recommended,
-                "case": self.case, "reasons": self.reasons, "change": self.change,
-                "tried": self.tried, "warnings": [w.to_dict() for w in self.warnings]}
+        data: contract.WhyNot = {
+            "exercise": self.exercise, "name": self.name, "recommended": self.recommended,
+            "case": self.case, "reasons": self.reasons, "change": self.change,
+            "tried": self.tried, "warnings": [w.to_dict() for w in self.warnings]}
+        if self.plan_day is not None:
+            data["plan_day"] = self.plan_day
+        return data
 
 
 @_warned

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any, get_args
 
 from kbrun.engine._experta import Fact
 from kbrun.engine.conclusions import KINDS as CONCLUSION_KINDS
-from kbrun.engine.schema import STAGE_RANK, Category, Region
+from kbrun.engine.schema import STAGE_RANK, WEEKDAYS, Category, Region, RunKind
 
 if TYPE_CHECKING:
     from kbrun.engine.knowledge import KnowledgeBase
@@ -59,6 +59,21 @@ BUILTIN: dict[str, FactKindDef] = {k.name: k for k in [
                   "(rank 1), subacute (2) or return-to-run (3).", id="text", rank="number"),
             choices={"id": tuple(STAGE_RANK)}),
     _kind("pain", "profile", "Pain during or after running, 0-10.", score="number"),
+    # What a season plan adds for one of its weeks (kbrun plan; none in kbrun advise).
+    _kind("plan-week", "profile", "A week of a season plan: its number from 1, its place in a "
+          "block of build weeks (block_week from 1; 0 outside the block phases), whether it is "
+          "the block's lighter week, and the weeks to the race (0: the race week; -1: no race "
+          "ahead).", week="number", block_week="number", deload="bool", weeks_to_race="number"),
+    replace(_kind("run-day", "profile", "A day of the planned week and the running on it and on "
+                  "the next day (hard, long, easy, rest, race, after-race), with the days to the "
+                  "race (999: no race ahead) and since it (999: no race behind).", day="text",
+                  run="text", next="text", days_to_race="number", days_since_race="number"),
+            choices={"day": WEEKDAYS, "run": get_args(RunKind), "next": get_args(RunKind)}),
+    _kind("practised", "profile", "An exercise the plan's sessions have held, and for how many "
+          "weeks in a row before this one.", exercise="id:exercise", weeks="number"),
+    _kind("progressed", "profile", "An exercise an earlier week of the plan moved up to a "
+          "progression, and that week's number.", exercise="id:exercise", to="id:exercise",
+          week="number"),
     # What the knowledge graph says (every fact of a kind some rule mentions is declared).
     _kind("suggests", "graph", "symptom -[suggests]-> injury", symptom="id:symptom",
           injury="id:injury", weight="number"),

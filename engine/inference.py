@@ -283,7 +283,9 @@ def profile_declarations(kb: KnowledgeBase, profile: Profile) -> _Declarations:
         out.add("diagnosis", Origin("profile", f"--injury {injury}"), injury=injury)
     for goal in profile.goals:
         out.add("goal", Origin("profile", f"--goal {goal}"), id=goal)
-    out.add("phase", Origin("profile", f"--phase {profile.phase}"), id=profile.phase,
+    phase_origin = (f"--phase {profile.phase}" if profile.week is None
+                    else f"the plan's week {profile.week.week}: {profile.phase}")
+    out.add("phase", Origin("profile", phase_origin), id=profile.phase,
             order=kb.phases[profile.phase].order)
     out.add("level", Origin("profile", f"--level {profile.level}"), id=profile.level,
             rank=kb.levels[profile.level].rank)
@@ -297,6 +299,21 @@ def profile_declarations(kb: KnowledgeBase, profile: Profile) -> _Declarations:
                 rank=STAGE_RANK[profile.stage])
     if profile.pain is not None:
         out.add("pain", Origin("profile", f"--pain {profile.pain}"), score=profile.pain)
+    week = profile.week
+    if week is not None:
+        out.add("plan-week", Origin("profile", f"plan week {week.week}"), week=week.week,
+                block_week=week.block_week, deload=week.deload,
+                weeks_to_race=week.weeks_to_race)
+        for day in week.days:
+            out.add("run-day", Origin("profile", day.origin), day=day.day, run=day.run,
+                    next=day.next, days_to_race=day.days_to_race,
+                    days_since_race=day.days_since_race)
+        for exercise, weeks in week.practised:
+            out.add("practised", Origin("profile", f"the plan's weeks {week.week - weeks}-"
+                                        f"{week.week - 1}"), exercise=exercise, weeks=weeks)
+        for exercise, progression, number in week.progressed:
+            out.add("progressed", Origin("profile", f"the plan's week {number}"),
+                    exercise=exercise, to=progression, week=number)
     return out
 
 

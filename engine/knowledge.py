@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
-from kbrun.engine.errors import Loc, UnknownId
+from kbrun.engine.errors import KbError, Loc, UnknownId
 from kbrun.engine.schema import (
     Claim,
     Condition,
@@ -23,6 +23,7 @@ from kbrun.engine.schema import (
     Quality,
     RedFlag,
     RuleSpec,
+    Planning,
     Selection,
     Source,
     Symptom,
@@ -135,6 +136,16 @@ class KnowledgeBase:
         if not policies:
             return Selection(id="default", description="defaults",
                              sources=[{"id": "kbrun"}])  # type: ignore[list-item]
+        return policies[-1]
+
+    @property
+    def planning(self) -> Planning:
+        """How `kbrun plan` lays out a season (kb/plan.yaml; the last one defined wins)."""
+        policies: list[Planning] = list(self.entries["planning"].values())
+        if not policies:
+            raise KbError("no 'planning:' entry: `kbrun plan` needs one (kb/plan.yaml)",
+                          suggestion="keep the built-in kb/plan.yaml, or write a 'planning:' "
+                                     "entry in a --kb folder (docs/plan.md)")
         return policies[-1]
 
     # -- lookups -----------------------------------------------------------------------------

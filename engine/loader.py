@@ -56,7 +56,7 @@ def _entries_of(path: str, data: Any) -> Iterator[tuple[str, LineDict]]:
             error = UnknownId("section", section, SECTIONS, loc=loc)
             error.suggestion = error.suggestion or "the sections are " + ", ".join(SECTIONS)
             raise error
-        if isinstance(items, dict) and section == "selection":
+        if isinstance(items, dict) and section in ("selection", "planning"):
             items = LineList([items])
             items.loc, items.locs = loc, [loc]
         if not isinstance(items, list):
@@ -354,7 +354,7 @@ def validate(merged: dict[str, dict[str, LineDict]], layers: Sequence[str] = ()
     owner: dict[str, str] = {}
     for kind, table in entries.items():
         for entry_id in table:
-            if kind in ("rule", "fact", "selection"):
+            if kind in ("rule", "fact", "selection", "planning"):
                 continue  # rule and fact-kind ids live in their own namespaces
             if entry_id not in owner:
                 owner[entry_id] = kind

@@ -6,18 +6,22 @@ import json
 from collections.abc import Iterable, Mapping
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from kbrun.engine.errors import Loc, ProfileError, UnknownId, did_you_mean
 from kbrun.engine.knowledge import KnowledgeBase
 from kbrun.engine.schema import STAGE_RANK
 
+if TYPE_CHECKING:
+    from kbrun.engine.plan import PlanWeek
+
 DEFAULT_PHASE = "off-season"
 DEFAULT_LEVEL = "intermediate"
 DEFAULT_LIMIT = 6
 MAX_LIMIT = 20
+MIN_MINUTES, MAX_MINUTES = 5, 180      # a session's time budget (--minutes)
 PROFILE_FIELDS = ("symptoms", "injuries", "goals", "phase", "level", "equipment", "red_flags",
-                  "pain", "stage", "limit", "setting")
+                  "pain", "stage", "limit", "setting", "minutes")
 # singular spellings accepted in profile files, as on the command line
 _FIELD_ALIASES = {"symptom": "symptoms", "injury": "injuries", "goal": "goals",
                   "red_flag": "red_flags", "red-flag": "red_flags", "red-flags": "red_flags"}
@@ -38,9 +42,13 @@ class Profile:
     pain: int | None = None
     limit: int = DEFAULT_LIMIT
     stage: str | None = None         # acute | subacute | return-to-run; None: inferred by rules
+    minutes: int | None = None       # the session's time budget; None: no budget
+    # the week of a season plan this consultation is for (kbrun plan); None: a lone session
+    week: PlanWeek | None = None
 
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)
+        del data["week"]  # a plan shows its weeks itself
         for key, value in data.items():
             if isinstance(value, tuple):
                 data[key] = list(value)
@@ -54,7 +62,7 @@ class Profile:
 OPTION_OF = {"symptoms": "--symptom", "injuries": "--injury", "goals": "--goal",
              "phase": "--phase", "level": "--level", "equipment": "--equipment",
              "red_flags": "--red-flag", "pain": "--pain", "limit": "--limit",
-             "setting": "--setting", "stage": "--stage"}
+             "setting": "--setting", "stage": "--stage", "minutes": "--minutes"}
 _FIELD_OF = {option: name for name, option in OPTION_OF.items()}
 _LIST_FIELDS = ("symptoms", "injuries", "goals", "equipment", "red_flags")
 
@@ -91,7 +99,8 @@ def make_profile(kb: KnowledgeBase, *, symptoms: Iterable[str] = (), injuries: I
                  goals: Iterable[str] = (), phase: str | None = None, level: str | None = None,
                  equipment: Iterable[str] | None = None, setting: str | None = None,
                  red_flags: Iterable[str] = (), pain: int | None = None,
-                 limit: int | None = None, stage: str | None = None) -> Profile:
+                 limit: int | None = None, stage: str | None = None,
+                 minutes: int | None = None) -> Profile:
     """Check every value against the knowledge base and return a Profile.
 
     `equipment=None` and no `setting` means all equipment; a `setting` (home or gym) adds the
@@ -121,6 +130,12 @@ def make_profile(kb: KnowledgeBase, *, symptoms: Iterable[str] = (), injuries: I
                              or not 0 <= pain <= 10):
         raise _invalid("--pain", f"{pain!r} is not a whole number from 0 to 10",
                        "rate the pain during or after running from 0 (none) to 10 (worst)")
+    if minutes is not None and (isinstance(minutes, bool) or not isinstance(minutes, int)
+                                or not MIN_MINUTES <= minutes <= MAX_MINUTES):
+        raise _invalid("--minutes", f"{minutes!r} is not a whole number of minutes from "
+                       f"{MIN_MINUTES} to {MAX_MINUTES}",
+                       "give the time a session may take, e.g. '--minutes 25' (the seeds "
+                       "suggest 20-30 minutes after a run)")
     if stage is not None and stage not in STAGE_RANK:
         raise _invalid("--stage", f"{stage!r} is not a stage",
                        did_you_mean(str(stage), STAGE_RANK)
@@ -137,6 +152,7 @@ def make_profile(kb: KnowledgeBase, *, symptoms: Iterable[str] = (), injuries: I
         red_flags=_ids(kb, "red-flag", "--red-flag", red_flags),
         pain=pain,
         limit=limit,
+        minutes=minutes,
     )
 
 

@@ -612,6 +612,10 @@ class _RuleCompiler:
             self.error(f"'{name}' is a whole number, not {value!r}", loc,
                        suggestion=f"e.g. '{name}: 3'")
             return False
+        elif ftype == "change" and not (whole and -10 <= value <= 10):
+            self.error(f"'{name}' is a whole number from -10 to 10, not {value!r}", loc,
+                       suggestion=f"e.g. '{name}: -1' for one set fewer")
+            return False
         elif ftype == "bool" and not isinstance(value, bool):
             self.error(f"'{name}' is true or false, not {value!r}", loc)
             return False

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, get_args
 
 from pydantic import (
     BaseModel,
@@ -40,6 +40,10 @@ Intensity = Literal["low", "moderate", "high"]
 Load = Literal["bodyweight", "light", "moderate", "heavy"]
 Region = Literal["hip", "thigh", "knee", "lower-leg", "ankle", "foot", "lower-back", "trunk"]
 Setting = Literal["home", "gym"]
+Weekday = Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
+WEEKDAYS: tuple[Weekday, ...] = get_args(Weekday)
+# what the runner does on a day of a planned week (kbrun plan)
+RunKind = Literal["hard", "long", "easy", "rest", "race", "after-race"]
 
 IMPACT_RANK = {"none": 0, "low": 1, "moderate": 2, "high": 3}
 INTENSITY_RANK = {"low": 1, "moderate": 2, "high": 3}
@@ -338,8 +342,12 @@ class Phase(Entry):
     order: Annotated[int, Field(ge=1)]
     aim: Text
     sessions_per_week: tuple[Annotated[int, Field(ge=0, le=7)], Annotated[int, Field(ge=0, le=7)]]
+    # how many weeks a season plan gives it: [fewest, most]; most null: as many as are left
+    plan_weeks: tuple[Annotated[int, Field(ge=0, le=52)],
+                      Annotated[int, Field(ge=0, le=52)] | None] = (0, None)
 
     _span = field_validator("sessions_per_week", mode="before")(lambda cls, v: _span(v))
+    _weeks = field_validator("plan_weeks", mode="before")(lambda cls, v: _span(v))
 
 
 class Goal(Entry):
@@ -438,6 +446,38 @@ class Selection(Cited):
 
     _span_lighter = field_validator("lighter_load_reps", mode="before")(
         lambda cls, v: {k: _span(x) for k, x in v.items()} if isinstance(v, dict) else v)
+
+
+class Timing(Strict):
+    """How long an exercise takes (docs/plan.md): each set is the reps times the seconds of a
+    rep (the tempo's, when it gives them as '2-1-2' or '3 s up, 3 s down'; else the category's)
+    or the hold, on each side for a per-side exercise, then the rest; plus a setup."""
+
+    rep_s: dict[Category, Annotated[float, Field(gt=0, le=60)]]
+    setup_s: Annotated[int, Field(ge=0, le=600)] = 30
+    side_switch_s: Annotated[int, Field(ge=0, le=120)] = 10
+
+
+class Planning(Cited):
+    """How `kbrun plan` lays out a season (kb/plan.yaml); which days and doses each week gets
+    are decided by the rules (kb/rules/80-plan.yaml)."""
+
+    id: Id
+    description: Text
+    # the phases of a plan to a race, counted back from it (the last first)
+    before_race: Annotated[list[Id], ref("phase"), Field(min_length=1)]
+    # the phases after the race, in order (the last takes the remaining weeks)
+    after_race: Annotated[list[Id], ref("phase")] = []
+    # the phases that progress in blocks; each block's last week is a lighter week
+    block_phases: Annotated[list[Id], ref("phase")] = []
+    block_weeks: Annotated[int, Field(ge=2, le=12)] = 4
+    # at least this many days without strength between two strength sessions
+    days_between: Annotated[int, Field(ge=0, le=3)] = 1
+    # the sessions a week when --sessions is not given: the phase range's low or high end
+    default_sessions: dict[Id, Literal["low", "high"]] = {}
+    # a planned session's time budget when --minutes is not given
+    minutes: Annotated[int, Field(ge=5, le=180)] = 30
+    timing: Timing
 
 
 # -- mappings: how an external exercise dataset is imported (kbrun kb import) --------------------
@@ -582,6 +622,7 @@ SECTIONS: dict[str, tuple[str, type[Strict]]] = {
     "facts": ("fact", FactKind),
     "rules": ("rule", RuleSpec),
     "selection": ("selection", Selection),
+    "planning": ("planning", Planning),
     "mappings": ("mapping", DatasetMapping),
 }
 KIND_SECTION = {kind: section for section, (kind, _model) in SECTIONS.items()}

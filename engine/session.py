@@ -4,7 +4,7 @@ exercises, and dose each one."""
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING, Any, Literal
 
 from kbrun.engine import conclusions as concluded
@@ -13,8 +13,11 @@ from kbrun.engine.advice import (
     Avoid,
     Candidate,
     Contribution,
+    DoseStep,
     Finding,
     FollowedProtocol,
+    Moved,
+    Prescription,
     Recommendation,
     ScheduleNote,
     Section,
@@ -25,6 +28,7 @@ from kbrun.engine.advice import (
 from kbrun.engine.dose import DoseDecision, RuledDecision, in_order, prescribe
 from kbrun.engine.graph import source_ids
 from kbrun.engine.schema import LOADING, Requirement
+from kbrun.engine.timing import exercise_seconds, minutes
 
 if TYPE_CHECKING:
     from kbrun.engine.inference import Consultation, FactKey
@@ -167,7 +171,8 @@ def _covers(kb: KnowledgeBase, exercise_id: str, muscle: str, primary_only: bool
 
 
 def select_session(kb: KnowledgeBase, ranked: list[Candidate], limit: int,
-                   focus: dict[str, float], pinned: frozenset[str] = frozenset()
+                   focus: dict[str, float], pinned: frozenset[str] = frozenset(),
+                   cost: Mapping[str, int] | None = None, budget: int | None = None
                    ) -> tuple[list[Candidate], dict[str, str], list[Skipped]]:
     """Pick up to `limit` candidates (the policy is `selection:` in kb/session.yaml).
 
@@ -180,6 +185,8 @@ def select_session(kb: KnowledgeBase, ranked: list[Candidate], limit: int,
        already met.
     `pinned` candidates (an injury's key exercises, from the protocol it follows) are taken
     first, best first, and are never dropped to make room.
+    With a `budget` (seconds), a candidate that would take the picks' `cost` (seconds each,
+    engine/timing.py) past it is not taken, as a full session would not take it.
     Returns the picks (best first), a note per swapped-in pick, and what was not picked and why.
     """
     policy = kb.selection
@@ -204,6 +211,10 @@ def select_session(kb: KnowledgeBase, ranked: list[Candidate], limit: int,
         if cap is not None and sum(kb.exercises[c.exercise].category == category
                                    for c in chosen) >= cap:
             return f"the session already has {cap} {category} exercise(s)"
+        if budget is not None and cost is not None:
+            used = sum(cost[c.exercise] for c in chosen)
+            if used + cost[candidate.exercise] > budget:
+                return over_budget(cost[candidate.exercise], budget)
         return None
 
     def adjusted(candidate: Candidate) -> float:
@@ -302,6 +313,12 @@ def select_session(kb: KnowledgeBase, ranked: list[Candidate], limit: int,
             why = f"ranked below the limit of {limit}"
         skipped[candidate.exercise] = Skipped(candidate.exercise, candidate.score, why)
     return picked, notes, [skipped[c.exercise] for c in ranked if c.exercise in skipped]
+
+
+def over_budget(seconds: int, budget: int) -> str:
+    """Why an exercise that does not fit the time budget was left out."""
+    return (f"it takes about {minutes(seconds)} min and would take the session past its "
+            f"{budget // 60}-minute budget (--minutes)")
 
 
 def _neg(text: str) -> tuple[int, ...]:
@@ -406,26 +423,101 @@ def _extras(kb: KnowledgeBase, ranked: list[Candidate]) -> list[Candidate]:
     return chosen
 
 
+def progressions(kb: KnowledgeBase, consultation: Consultation, ranked: list[Candidate],
+                 excluded: set[str]) -> tuple[list[Candidate], list[Moved]]:
+    """`ranked` with each exercise a `move` conclusion moves up (a season plan's progression,
+    kb/rules/80-plan.yaml) replaced by its progression, which takes the better of the two
+    scores; among several progressions of one exercise, the best-scored (then the first by
+    id). A progression that a rule excluded is no move."""
+    score = {c.exercise: c.score for c in ranked}
+    options: dict[str, list[tuple[concluded.Move, FactKey]]] = defaultdict(list)
+    for move, key in concluded.read(consultation, concluded.Move):
+        if move.exercise in score and move.to not in excluded:
+            options[move.exercise].append((move, key))
+    moved: list[Moved] = []
+    taken: set[str] = set()
+    for exercise in sorted(options, key=lambda e: (-score[e], e)):
+        choices = [(m, k) for m, k in options[exercise] if m.to not in taken]
+        if not choices:
+            continue
+        move, key = min(choices, key=lambda item: (-score.get(item[0].to, 0.0), item[0].to))
+        taken.add(move.to)
+        moved.append(Moved(exercise, move.to, move.cause, rules_for(consultation, key),
+                           max(score[exercise], score.get(move.to, 0.0))))
+    replaced = {m.exercise: m.to for m in moved}
+
+    def final(exercise: str) -> str:
+        """Where a chain of moves ends (calf-raise -> eccentric-calf-raise -> ...)."""
+        seen = {exercise}
+        while exercise in replaced and replaced[exercise] not in seen:
+            exercise = replaced[exercise]
+            seen.add(exercise)
+        return exercise
+
+    best = {m.exercise: m.score for m in moved}
+    result = [Candidate(final(c.exercise), max(c.score, best[c.exercise]),
+                        kb.exercises[final(c.exercise)].pattern)
+              if c.exercise in replaced else c
+              for c in ranked if c.exercise not in taken]
+    result.sort(key=lambda c: (-c.score, c.exercise))
+    return result, moved
+
+
 def build_advice(kb: KnowledgeBase, profile: Profile, consultation: Consultation) -> Advice:
     """Turn a finished consultation into dosed advice, ordered as the session is performed."""
     findings = findings_of(consultation)
     found = evidence(consultation)
     avoid = exclusions(kb, consultation)
     ranked = rank_candidates(kb, found, {a.exercise for a in avoid})
+    ranked, moved = progressions(kb, consultation, ranked, {a.exercise for a in avoid})
     focus = {f.id: f.certainty for f in findings if f.kind == "focus"}
     limit, size_limit = session_size(consultation, profile.limit)
     followed = followed_protocols(kb, consultation)
     protocol_of = {d.exercise: p for p, _rule in followed for d in kb.protocols[p.id].doses}
+    decisions = in_order(dose_decisions(consultation) + protocol_decisions(kb, followed))
+    sessions = kb.phases[profile.phase].sessions_per_week
+    for decision, _rule in decisions:
+        if decision.sessions is not None and decision.protocol is None:
+            sessions = decision.sessions
+    timing = kb.planning.timing
+    # the time budget is spent at the full dose: a lighter week (a decision taking sets away)
+    # leaves time spare instead of filling it with more exercises, so a plan's weeks keep theirs
+    full = [item for item in decisions if (item[0].sets_change or 0) >= 0]
+    dosed: dict[str, tuple[Prescription, list[DoseStep]]] = {}
+    seconds: dict[str, int] = {}
+    cost: dict[str, int] = {}
+    for candidate in ranked:
+        exercise = kb.exercises[candidate.exercise]
+        dosed[exercise.id] = prescribe(exercise, decisions, sessions,
+                                       kb.selection.lighter_load_reps)
+        seconds[exercise.id] = exercise_seconds(dosed[exercise.id][0], exercise.category, timing)
+        cost[exercise.id] = seconds[exercise.id] if len(full) == len(decisions) else \
+            exercise_seconds(prescribe(exercise, full, sessions, kb.selection.lighter_load_reps)[0],
+                             exercise.category, timing)
 
     def counted(candidate: Candidate) -> bool:
         section = section_of(kb, candidate.exercise)
         return section is None or section.counts_toward_limit
 
+    budget = None if profile.minutes is None else profile.minutes * 60
     slots = [c for c in ranked if counted(c)]
     pinned = frozenset(c.exercise for c in slots if c.exercise in protocol_of)
-    picks, notes, skipped = select_session(kb, slots, limit, focus, pinned)
-    if limit > 0:
-        picks += _extras(kb, [c for c in ranked if not counted(c)])
+    picks, notes, skipped = select_session(kb, slots, limit, focus, pinned, cost, budget)
+    extras = _extras(kb, [c for c in ranked if not counted(c)]) if limit > 0 else []
+    if budget is not None:  # the strength work first; a warm-up or mobility drill if it fits
+        used = sum(cost[c.exercise] for c in picks)
+        for extra in list(extras):
+            if used + cost[extra.exercise] > budget:
+                extras.remove(extra)
+                skipped.append(Skipped(extra.exercise, extra.score, over_budget(
+                    cost[extra.exercise], budget)))
+            else:
+                used += cost[extra.exercise]
+    for move in moved:
+        notes.setdefault(move.to, f"the progression of {move.exercise}: {move.cause}")
+        skipped.append(Skipped(move.exercise, move.score, f"moved up to {move.to}: {move.cause}",
+                               move.to))
+    picks += extras
     order = {s.id: i for i, s in enumerate(kb.selection.sections)}
 
     def performed(candidate: Candidate) -> tuple[int, float, str]:
@@ -434,17 +526,10 @@ def build_advice(kb: KnowledgeBase, profile: Profile, consultation: Consultation
                 candidate.exercise)
 
     picks.sort(key=performed)
-    decisions = in_order(dose_decisions(consultation) + protocol_decisions(kb, followed))
-    sessions = kb.phases[profile.phase].sessions_per_week
-    for decision, _rule in decisions:
-        if decision.sessions is not None and decision.protocol is None:
-            sessions = decision.sessions
-
     recommendations = []
     for rank, pick in enumerate(picks, start=1):
         exercise = kb.exercises[pick.exercise]
-        prescription, steps = prescribe(exercise, decisions, sessions,
-                                        kb.selection.lighter_load_reps)
+        prescription, steps = dosed[pick.exercise]
         contributions = found[pick.exercise]
         reasons = list(dict.fromkeys(c.reason for c in contributions))
         if pick.exercise in notes:
@@ -459,6 +544,7 @@ def build_advice(kb: KnowledgeBase, profile: Profile, consultation: Consultation
             reasons.append(f"dose of the {protocol.name} protocol ({', '.join(protocol.sources)}),"
                            f" which outranks the phase's dosing")
         rules = list(dict.fromkeys([r for c in contributions for r in c.rules]
+                                   + [r for m in moved if m.to == pick.exercise for r in m.rules]
                                    + [s.rule for s in steps]))
         cited = list(dict.fromkeys(
             source_ids(exercise.sources)
@@ -473,7 +559,8 @@ def build_advice(kb: KnowledgeBase, profile: Profile, consultation: Consultation
             section=section.id if section else "session", category=exercise.category,
             protocol=protocol.id if protocol else None,
             stage=protocol.stage if protocol else None,
-            slot=section is None or section.counts_toward_limit))
+            slot=section is None or section.counts_toward_limit,
+            seconds=seconds[pick.exercise]))
 
     sections = []
     for spec in kb.selection.sections:
@@ -483,6 +570,12 @@ def build_advice(kb: KnowledgeBase, profile: Profile, consultation: Consultation
 
     warnings = [Warning(fact.kind, fact.message, rules_for(consultation, key), fact.urgent)
                 for fact, key in concluded.read(consultation, concluded.Warning)]
+    total = sum(r.seconds for r in recommendations)
+    if budget is not None and total > budget:
+        warnings.append(Warning(
+            "time-budget", f"the session takes about {minutes(total)} min, over the "
+            f"{profile.minutes}-minute budget: a rehabilitation protocol's dose outranks the "
+            "budget; make time for it, or split it over the day"))
     warnings = with_kb_warnings(kb, warnings)
     rank_of = {"safety-change": -1, "red-flag": 0, "screen": 1, "pain": 2, "pain-monitoring": 3,
                "conflict": 4, "disclaimer": 9}
@@ -497,4 +590,5 @@ def build_advice(kb: KnowledgeBase, profile: Profile, consultation: Consultation
                   protocols=[p for p, _rule in followed if any(
                       r.protocol == p.id for r in recommendations)],
                   stage=stage.id if stage else None,
-                  stage_cause=stage.cause if stage else None, size_limit=size_limit)
+                  stage_cause=stage.cause if stage else None, size_limit=size_limit,
+                  moves=moved)
