@@ -35,14 +35,14 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from pathlib import Path
+
     from rich.console import Console
     from rich.text import Text
 
-    from pathlib import Path
-
-    from kbrun.engine.advice import Advice
-    from kbrun.engine.plan import Plan
+    from kbrun.engine.advice import Advice, Recommendation, Warning
     from kbrun.engine.knowledge import KnowledgeBase
+    from kbrun.engine.plan import Plan, PlannedSession, PlannedWeek
 
 
 # warnings a runner must read before the session: a changed safety policy, referrals and pain
@@ -819,13 +819,293 @@ class _Progress:
 
 # -- plan ----------------------------------------------------------------------------------------
 
+# what a plan shows before its weeks: advice's top warnings, urgent ones, and the plan's notes
+# on what it is (no plan: a referral; a running week it assumed)
+PLAN_TOP_WARNINGS = (*TOP_WARNINGS, "no-plan", "assumed-week")
+
+
 def plan(result: Plan, kb: KnowledgeBase, fmt: str, output: Path | None = None) -> None:
-    """Print a season plan (or write it to `output`) in the chosen format."""
-    if fmt == "json":
-        text = json_text(json.dumps(result.to_dict(), indent=2, ensure_ascii=False)) + "\n"
-    else:
-        raise NotImplementedError(fmt)
+    """Print a season plan in the chosen format, or write it to `output` ('-' is stdout) and
+    say on stderr what was written.
+
+    A file is UTF-8, the same bytes for the same plan (an ics file as built: CRLF line ends); a
+    path the system refuses raises its OSError, which cli/main.py reports as one `Error:` line
+    (exit 2). Nothing is written until the whole plan is rendered.
+    """
+    if output is not None and str(output) == "-":
+        output = None
     if output is None:
-        write(text)
+        if fmt == "json":
+            emit_json(result.to_dict())
+        elif fmt == "markdown":
+            write(plan_markdown(result))
+        elif fmt == "ics":
+            _put_bytes(_plan_bytes(result, fmt))
+        else:
+            plan_text(result, console())
+        return
+    data = _plan_bytes(result, fmt)
+    output.write_bytes(data)
+    import typer
+
+    if result.referred:
+        typer.echo(f"Wrote no plan to {terminal_text(output)}: a red flag gave a referral "
+                   "instead (read it there)", err=True)
     else:
-        output.write_text(text, encoding="utf-8")
+        typer.echo(f"Wrote {_plan_counts(result)} to {terminal_text(output)}", err=True)
+
+
+def _plan_bytes(result: Plan, fmt: str) -> bytes:
+    """The plan as a file holds it: UTF-8, ending with a line break."""
+    if fmt == "ics":
+        from kbrun.cli import ics
+
+        return ics.calendar(result).encode("utf-8")
+    if fmt == "json":
+        # in a file, non-ASCII characters stay as they are whatever stdout's encoding
+        text = _JSON_UNSAFE.sub(_json_escape, json.dumps(result.to_dict(), indent=2,
+                                                          ensure_ascii=False))
+    elif fmt == "markdown":
+        text = _safe_block(plan_markdown(result))
+    else:
+        import io
+
+        buffer = io.StringIO()
+        plan_text(result, _console_class()(file=buffer, width=_file_width(), highlight=False,
+                                           soft_wrap=False, markup=False, emoji=False,
+                                           force_terminal=False, color_system=None))
+        text = buffer.getvalue().rstrip("\n")
+    return (text + "\n").encode("utf-8", "surrogatepass")
+
+
+def _file_width() -> int:
+    """The width of text written to a file: COLUMNS when set, else PIPE_WIDTH (never the
+    terminal's: the same plan is the same file wherever it is written from)."""
+    columns = os.environ.get("COLUMNS", "")
+    if columns.isdigit() and int(columns) > 0:
+        return max(MIN_WIDTH, int(columns))
+    return PIPE_WIDTH
+
+
+def _put_bytes(data: bytes) -> None:
+    """Bytes on stdout as they are (an ics calendar keeps its CRLF and is UTF-8 whatever the
+    stdout encoding)."""
+    out = sys.stdout
+    if out is None:
+        import errno
+
+        raise OutputError(errno.EBADF, "stdout is closed")
+    out.flush()
+    buffer = getattr(out, "buffer", None)
+    if buffer is None:      # a text-only stream (a test's StringIO)
+        out.write(data.decode("utf-8"))
+        out.flush()
+        return
+    buffer.write(data)
+    buffer.flush()
+
+
+def _plural(count: int, word: str) -> str:
+    return f"{count} {word}{'s' * (count != 1)}"
+
+
+def _plan_counts(result: Plan) -> str:
+    """`16 weeks, 29 sessions`."""
+    sessions = sum(len(week.sessions) for week in result.weeks)
+    return f"{_plural(len(result.weeks), 'week')}, {_plural(sessions, 'session')}"
+
+
+def plan_dose(rec: Any) -> str:
+    """An exercise's whole dose in one line: `3 x 6-8 per side, bodyweight, rest 90 s (3-0-1)`
+    (the tempo, effort and a protocol's frequency in brackets)."""
+    dose, load = _dose_cells(rec)
+    extra = _extra_dose(rec)
+    return f"{dose}, {load}" + (f" ({extra})" if extra else "")
+
+
+def _short_dose(rec: Any) -> str:
+    """The part of a dose a plan changes from week to week: `3 x 6-8 per side bodyweight`."""
+    return f"{rec.prescription.summary()} {rec.prescription.load}"
+
+
+def _plan_heading(result: Plan, esc: Escape) -> str:
+    """`level intermediate · race 2027-04-25 · from 2027-01-04 · 16 weeks, 29 sessions`."""
+    p, request = result.profile, result.request
+    parts = [f"level {esc(p.level)}"]
+    for label, values in (("symptoms", p.symptoms), ("injuries", p.injuries),
+                          ("goals", p.goals), ("red flags", p.red_flags)):
+        if values:
+            parts.append(f"{label} {', '.join(map(esc, values))}")
+    if p.pain is not None:
+        parts.append(f"pain {esc(p.pain)}/10")
+    if p.stage:
+        parts.append(f"stage {esc(p.stage)}")
+    if request.race is None:
+        parts.append(f"phase {esc(p.phase)} throughout")
+    else:
+        parts.append(f"race {request.race.isoformat()}")
+    parts.append(f"from {request.start.isoformat()}")
+    if not result.referred:
+        if p.minutes:
+            parts.append(f"sessions up to {esc(p.minutes)} min")
+        parts.append(_plan_counts(result))
+    return " · ".join(parts)
+
+
+def _run_week_line(result: Plan, esc: Escape) -> str:
+    """`hard runs tue, thu · long run sun · rest mon (assumed: none given)`."""
+    running = result.request.running
+    parts = [f"hard runs {', '.join(map(esc, running.hard))}" if running.hard
+             else "no hard runs",
+             f"long run {esc(running.long)}" if running.long else "no long run",
+             f"rest {', '.join(map(esc, running.rest))}" if running.rest else "no rest day"]
+    return " · ".join(parts) + (" (assumed: none given)" if running.assumed else "")
+
+
+def _week_title(week: PlannedWeek, esc: Escape) -> str:
+    """`Week 3 · 2027-01-18 · off-season · block week 3 (+5 % load)`."""
+    from kbrun.cli.ics import week_label
+
+    label = week_label(week)
+    return (f"Week {week.week} · {week.start.isoformat()} · {esc(week.phase)}"
+            + (f" · {esc(label)}" if label else ""))
+
+
+def _session_title(session: PlannedSession, esc: Escape) -> str:
+    """`tue 2027-01-19 after hard-run · strength · 27 min`."""
+    from kbrun.engine.timing import minutes
+
+    return (f"{esc(session.day)} {session.date.isoformat()} after {esc(session.after)} · "
+            f"{esc(session.kind)} · {minutes(session.seconds)} min")
+
+
+def _plan_warnings(result: Plan) -> tuple[list[Warning], list[Warning]]:
+    """The warnings shown before the weeks, and the rest (the disclaimer last)."""
+    top = [w for w in result.warnings if w.urgent or w.kind in PLAN_TOP_WARNINGS]
+    rest = [w for w in result.warnings if w not in top]
+    return top, sorted(rest, key=lambda w: w.kind == "disclaimer")
+
+
+def _same_but_dose(a: Recommendation, b: Recommendation) -> bool:
+    """Whether two recommendations differ at most in what _short_dose shows (sets, reps or
+    hold, load)."""
+    pa, pb = a.prescription, b.prescription
+    return (a.exercise == b.exercise and a.name == b.name
+            and (pa.per_side, pa.rest_s, pa.tempo, pa.effort, pa.frequency)
+            == (pb.per_side, pb.rest_s, pb.tempo, pb.effort, pb.frequency))
+
+
+class _Listed:
+    """Which exercise lists a plan's text has printed in full, so that a session that repeats
+    one says so instead of printing it again (every dose stays readable)."""
+
+    def __init__(self) -> None:
+        self.full: dict[tuple[str, ...], tuple[str, tuple[Recommendation, ...]]] = {}
+        self.exact: dict[tuple[Any, ...], str] = {}
+
+    def lines(self, week: PlannedWeek, session: PlannedSession) -> list[str]:
+        """The lines (data, already made safe) that list a session's exercises and doses."""
+        recs = session.exercises
+        if not recs:
+            return ["no exercises"]
+        ids = tuple(r.exercise for r in recs)
+        exact = tuple((r.exercise, r.name, r.prescription) for r in recs)
+        here = f"week {week.week} {session.day}"
+        if exact in self.exact:
+            return [f"same exercises and doses as {terminal_text(self.exact[exact])}"]
+        self.exact[exact] = here
+        shown = self.full.get(ids)
+        if shown is not None and all(map(_same_but_dose, recs, shown[1])):
+            doses = "; ".join(terminal_text(_short_dose(r)) for r in recs)
+            return [f"same exercises as {terminal_text(shown[0])}: {doses}"]
+        self.full[ids] = (here, recs)
+        return [f"- {terminal_text(r.name)}: {terminal_text(plan_dose(r))}" for r in recs]
+
+
+def _hanging(out: Console, indent: int, line: Text) -> None:
+    """Print a line indented by `indent`, wrapped to the console's width with its next lines
+    two further in (a bullet's text lines up), and no trailing spaces."""
+    from rich.text import Text
+
+    for index, part in enumerate(line.wrap(out, max(out.width - indent - 2, 10))):
+        part.rstrip()
+        out.print(Text(" " * (indent + 2 * bool(index))) + part)
+
+
+def plan_text(result: Plan, out: Console) -> None:
+    """A plan as text: the runner and the running week, the warnings to read first, each week
+    with its sessions (a list of exercises printed once, then referred to) and its reasons,
+    then the other warnings, the disclaimer last."""
+    t = terminal_text
+    top, rest = _plan_warnings(result)
+    _hanging(out, 0, _line(("kbrun plan", "bold"), " — ", _plan_heading(result, t)))
+    if not result.referred:
+        _hanging(out, 0, _line("Running week: ", _run_week_line(result, t)))
+    for warning in top:
+        if warning.urgent:
+            out.print(_line((f" {t(warning.message)} ", "bold reverse")))
+        else:
+            _hanging(out, 0, _line((f"! {t(warning.message)}", "bold")))
+    if result.referred:
+        out.print(_line(("No plan.", "bold"), " See the warnings above."))
+    listed = _Listed()
+    said: dict[tuple[str, ...], str] = {}     # a week's reasons: the week that listed them
+    for week in result.weeks:
+        out.print()
+        _hanging(out, 0, _line((_week_title(week, t), "bold")))
+        if not week.sessions:
+            out.print(_line("  no session this week"))
+        for session in week.sessions:
+            _hanging(out, 2, _line(_session_title(session, t)))
+            for line in listed.lines(week, session):
+                _hanging(out, 4, _line(line))
+        reasons = tuple(week.reasons)
+        if reasons in said:
+            out.print(_line(("    · the same reasons as ", "dim"), (said[reasons], "dim")))
+            continue
+        said[reasons] = f"week {week.week}"
+        for reason in reasons:
+            _hanging(out, 4, _line((f"· {t(reason)}", "dim")))
+    if rest:
+        out.print()
+        out.print(_line(("Warnings", "bold")))
+        for warning in rest:
+            _hanging(out, 2, _line("! ", warning.kind, ": ", warning.message))
+    if not result.referred:
+        _hanging(out, 0, _line("Ask why: kbrun why EXERCISE --week N --day DAY (same options)"))
+
+
+def _md_row(cells: Sequence[str]) -> str:
+    """A Markdown table row of cells already made safe."""
+    return "| " + " | ".join(cells) + " |"
+
+
+def plan_markdown(result: Plan) -> str:
+    """A plan as Markdown: a table of sessions per week (every exercise with its dose), the
+    week's reasons as a list, the warnings."""
+    from kbrun.engine.timing import minutes
+
+    md = markdown_text
+    top, rest = _plan_warnings(result)
+    lines = ["# kbrun plan", "", f"_{_plan_heading(result, md)}_", ""]
+    if not result.referred:
+        lines += [f"Running week: {_run_week_line(result, md)}", ""]
+    lines += [line for w in top for line in (f"> **{md(w.message)}**", "")]
+    if result.referred:
+        lines += ["**No plan.** See the warnings above.", ""]
+    for week in result.weeks:
+        lines += [f"## {_week_title(week, md)}", ""]
+        if week.sessions:
+            lines += [_md_row(["Date", "Day", "After", "Kind", "Minutes", "Exercises"]),
+                      "|" + "---|" * 6]
+            for s in week.sessions:
+                exercises = "; ".join(f"{md(r.name)}: {md(plan_dose(r))}"
+                                      for r in s.exercises) or "no exercises"
+                lines.append(_md_row([s.date.isoformat(), md(s.day), md(s.after), md(s.kind),
+                                      str(minutes(s.seconds)), exercises]))
+        else:
+            lines.append("No session this week.")
+        lines += ["", *(f"- {md(reason)}" for reason in week.reasons), ""]
+    if rest:
+        lines += ["## Warnings", "", *(f"- **{md(w.kind)}**: {md(w.message)}" for w in rest)]
+    return "\n".join(lines).rstrip("\n")

@@ -27,6 +27,7 @@ from kbrun.engine.schema import (
     Selection,
     Source,
     Symptom,
+    Timing,
 )
 
 if TYPE_CHECKING:
@@ -141,12 +142,18 @@ class KnowledgeBase:
     @property
     def planning(self) -> Planning:
         """How `kbrun plan` lays out a season (kb/plan.yaml; the last one defined wins)."""
-        policies: list[Planning] = list(self.entries["planning"].values())
+        policies: list[Planning] = list(self.entries.get("planning", {}).values())
         if not policies:
             raise KbError("no 'planning:' entry: `kbrun plan` needs one (kb/plan.yaml)",
                           suggestion="keep the built-in kb/plan.yaml, or write a 'planning:' "
                                      "entry in a --kb folder (docs/plan.md)")
         return policies[-1]
+
+    @property
+    def timing(self) -> Timing:
+        """How long exercises take (kb/plan.yaml's `timing:`; the defaults without one)."""
+        policies: list[Planning] = list(self.entries.get("planning", {}).values())
+        return policies[-1].timing if policies else Timing()
 
     # -- lookups -----------------------------------------------------------------------------
     def kind_of(self, entry_id: str) -> str | None:

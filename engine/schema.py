@@ -453,7 +453,9 @@ class Timing(Strict):
     rep (the tempo's, when it gives them as '2-1-2' or '3 s up, 3 s down'; else the category's)
     or the hold, on each side for a per-side exercise, then the rest; plus a setup."""
 
-    rep_s: dict[Category, Annotated[float, Field(gt=0, le=60)]]
+    rep_s: dict[Category, Annotated[float, Field(gt=0, le=60)]] = {
+        "strength": 3, "isometric": 3, "plyometric": 1, "balance": 4, "mobility": 4,
+        "warm-up": 2}
     setup_s: Annotated[int, Field(ge=0, le=600)] = 30
     side_switch_s: Annotated[int, Field(ge=0, le=120)] = 10
 
@@ -477,7 +479,7 @@ class Planning(Cited):
     default_sessions: dict[Id, Literal["low", "high"]] = {}
     # a planned session's time budget when --minutes is not given
     minutes: Annotated[int, Field(ge=5, le=180)] = 30
-    timing: Timing
+    timing: Timing = Timing()
 
 
 # -- mappings: how an external exercise dataset is imported (kbrun kb import) --------------------

@@ -479,7 +479,7 @@ def build_advice(kb: KnowledgeBase, profile: Profile, consultation: Consultation
     for decision, _rule in decisions:
         if decision.sessions is not None and decision.protocol is None:
             sessions = decision.sessions
-    timing = kb.planning.timing
+    timing = kb.timing
     # the time budget is spent at the full dose: a lighter week (a decision taking sets away)
     # leaves time spare instead of filling it with more exercises, so a plan's weeks keep theirs
     full = [item for item in decisions if (item[0].sets_change or 0) >= 0]
