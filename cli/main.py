@@ -19,41 +19,41 @@ from typer.core import TyperGroup
 from kbrun.cli.options import (
     AllowSafetyOpt,
     DayOpt,
-    HardDaysOpt,
-    LongRunOpt,
-    MinutesOpt,
-    OutputOpt,
-    PlanFormat,
-    PlanFormatOpt,
-    RaceDateOpt,
-    RestDaysOpt,
-    SessionsOpt,
-    StartOpt,
-    WeekOpt,
-    WeeksOpt,
     EquipmentOpt,
     Format,
     FormatOpt,
     GoalOpt,
+    HardDaysOpt,
     InjuryOpt,
     KbOpt,
     LevelOpt,
     LimitOpt,
+    LongRunOpt,
+    MinutesOpt,
+    OutputOpt,
     PainOpt,
     PhaseOpt,
+    PlanFormat,
+    PlanFormatOpt,
     ProfileOpt,
+    RaceDateOpt,
     RedFlagOpt,
+    RestDaysOpt,
+    SessionsOpt,
     SettingOpt,
     StageOpt,
+    StartOpt,
     SymptomOpt,
+    WeekOpt,
+    WeeksOpt,
     complete_ids,
     whole_number,
 )
 from kbrun.cli.render import OutputError, terminal_text
 
 if TYPE_CHECKING:
-    from kbrun.engine.plan import Plan
     from kbrun.engine.knowledge import KnowledgeBase
+    from kbrun.engine.plan import Plan
     from kbrun.engine.profile import Profile
 
 _state = {"debug": False, "stdout_failed": False}

@@ -252,6 +252,7 @@ def prescribe(exercise: Exercise, decisions: list[RuledDecision], sessions: Span
                 changes.append((name, value))
                 dose[name] = value
         if protocol:
+            notes.clear()  # the phase's notes are about the dose the protocol replaces
             # a protocol's dose is either reps or a hold: drop the other
             dropped = ("hold_min", "hold_max") if decision.reps is not None \
                 else ("reps_min", "reps_max")

@@ -14,8 +14,8 @@ from __future__ import annotations
 import datetime as dt
 import itertools
 from collections.abc import Sequence
-from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, cast
+from dataclasses import dataclass, field, replace
+from typing import TYPE_CHECKING, Any, Literal, cast
 
 from kbrun.engine import conclusions as concluded
 from kbrun.engine.advice import Warning, with_kb_warnings
@@ -34,8 +34,11 @@ if TYPE_CHECKING:
 MAX_WEEKS = 52
 NO_RACE = 999            # days to (or since) the race when there is none ahead (or behind)
 RECOVERY_DAYS = 3        # days after a race marked 'after-race'
+Verdict = Literal["closed", "preferred", "avoid", "open"]
+After = Literal["hard-run", "long-run", "easy-run", "rest", "race"]
+SessionKind = Literal["strength", "protocol"]
 # the running a session follows, as the plan's JSON names it
-AFTER: dict[str, str] = {"hard": "hard-run", "long": "long-run", "easy": "easy-run",
+AFTER: dict[str, After] = {"hard": "hard-run", "long": "long-run", "easy": "easy-run",
                          "rest": "rest", "race": "race", "after-race": "rest"}
 _DAY_NAMES = {name: day for day in WEEKDAYS
               for name in (day, dt.date(2024, 1, 1 + WEEKDAYS.index(day)).strftime("%A").lower())}
@@ -229,9 +232,9 @@ def phase_weeks(kb: KnowledgeBase, request: PlanRequest, phase: str) -> list[tup
     weeks: list[tuple[str, str]] = []
     for name in reversed(order):
         low, high = spans[name]
-        span = f"{low}-{high}" if high is not None else f"{low} or more"
+        span = f"{low}-{high} weeks" if high is not None else "the weeks left"
         why = (f"the {name}: {given[name]} week(s) of the {to_race} to the race (it takes "
-               f"{span}, counted back from race day: {', '.join(reversed(order))})")
+               f"{span}; counted back from race day: {', '.join(order)})")
         weeks += [(name, why)] * given[name]
     after = total - to_race
     for index, name in enumerate(policy.after_race):
@@ -296,7 +299,7 @@ class DayVerdict:
     date: dt.date
     day: Weekday
     run: RunKind
-    verdict: str
+    verdict: Verdict
     reasons: tuple[str, ...]
     rules: tuple[str, ...]
 
@@ -316,8 +319,8 @@ class PlannedSession:
 
     date: dt.date
     day: Weekday
-    after: str
-    kind: str                        # strength | protocol
+    after: After
+    kind: SessionKind
     exercises: tuple[Recommendation, ...]
 
     @property
@@ -399,21 +402,26 @@ def _verdicts(advice: Advice, days: tuple[RunDay, ...], first: dt.date) -> list[
     it; else preferred or avoid when the rules said only that; else open."""
     said: dict[str, list[tuple[concluded.StrengthDay, tuple[str, ...]]]] = {}
     consultation = advice.consultation
-    for verdict, key in concluded.read(consultation, concluded.StrengthDay):
-        said.setdefault(verdict.day, []).append((verdict, rules_for(consultation, key)))
+    for said_day, key in concluded.read(consultation, concluded.StrengthDay):
+        said.setdefault(said_day.day, []).append((said_day, rules_for(consultation, key)))
     result = []
     for offset, day in enumerate(days):
         items = sorted(said.get(day.day, []), key=lambda item: (item[0].verdict, item[0].reason))
         kinds = {v.verdict for v, _rules in items}
+        verdict: Verdict
         if "closed" in kinds:
             items = [item for item in items if item[0].verdict == "closed"]
             verdict = "closed"
-        elif kinds == {"preferred"} or kinds == {"avoid"}:
-            verdict = kinds.pop()
+        elif kinds == {"preferred"}:
+            verdict = "preferred"
+        elif kinds == {"avoid"}:
+            verdict = "avoid"
         else:
             verdict = "open"
+        mixed = len({v.verdict for v, _rules in items}) > 1
         result.append(DayVerdict(first + dt.timedelta(days=offset), day.day, day.run, verdict,
-                                 tuple(v.reason for v, _rules in items),
+                                 tuple(f"{v.verdict}: {v.reason}" if mixed else v.reason
+                                       for v, _rules in items),
                                  tuple(dict.fromkeys(r for _v, rules in items for r in rules))))
     return result
 
@@ -447,11 +455,24 @@ def _spread(verdicts: list[DayVerdict], wanted: int, taken: list[int]) -> list[i
     for _ in range(min(wanted, len(free))):
         def distance(i: int) -> tuple[int, int]:
             others = taken + chosen
-            near = min(((i - j) % 7, (j - i) % 7) for j in others) if others else (7, 7)
-            return (min(near), -i)
+            near = min(min((i - j) % 7, (j - i) % 7) for j in others) if others else 7
+            return (near, -i)
         pick = max((i for i in free if i not in chosen), key=distance)
         chosen.append(pick)
     return sorted(chosen)
+
+
+def _with_overload(kb: KnowledgeBase, rec: Recommendation,
+                   overloads: list[tuple[concluded.Overload, Any]]) -> Recommendation:
+    """`rec`, with a note to add load when the week overloads and it is a loaded lift (not a
+    rehabilitation protocol's exercise, whose load follows its own protocol)."""
+    exercise = kb.exercises[rec.exercise]
+    if not overloads or rec.protocol or not exercise.loadable or exercise.category != "strength":
+        return rec
+    pct = max(o.load_pct for o, _key in overloads)
+    note = f"add about {pct} % load over last week if every rep was clean"
+    return replace(rec, prescription=replace(
+        rec.prescription, notes=(*rec.prescription.notes, note)))
 
 
 def _sessions_wanted(kb: KnowledgeBase, profile: Profile, request: PlanRequest,
@@ -480,9 +501,9 @@ def build_plan(kb: KnowledgeBase, profile: Profile, request: PlanRequest) -> Pla
     first = advise(profile.with_changes(phase=phases[0][0] if phases else profile.phase), kb)
     if profile.red_flags or any(w.kind == "red-flag" or w.urgent for w in first.warnings):
         referral = [w for w in first.warnings if w.kind in ("red-flag", "screen") or w.urgent]
-        note = Warning("no-plan", "No plan until a physiotherapist or doctor has assessed the "
+        no_plan = Warning("no-plan", "No plan until a physiotherapist or doctor has assessed the "
                        "red flag(s) above; ask again once they clear you to train.")
-        return Plan(profile, request, [], with_kb_warnings(kb, [*referral, note]))
+        return Plan(profile, request, [], with_kb_warnings(kb, [*referral, no_plan]))
     block_of = blocks(policy, [p for p, _why in phases])
     to_race = ((request.race - request.start).days // 7 + 1) if request.race else None
     practised: dict[str, int] = {}
@@ -515,7 +536,8 @@ def build_plan(kb: KnowledgeBase, profile: Profile, request: PlanRequest) -> Pla
         if len(chosen) < wanted:
             reasons.append(f"only {len(chosen)} day(s) fit: the others are closed or too close "
                            f"together (at least {policy.days_between} day(s) between sessions)")
-        strength = tuple(r for r in advice.recommendations)
+        overloads = concluded.read(advice.consultation, concluded.Overload)
+        strength = tuple(_with_overload(kb, r, overloads) for r in advice.recommendations)
         sessions = [PlannedSession(verdicts[i].date, verdicts[i].day, AFTER[verdicts[i].run],
                                    "strength", strength) for i in chosen]
         for i in chosen:
@@ -539,14 +561,16 @@ def build_plan(kb: KnowledgeBase, profile: Profile, request: PlanRequest) -> Pla
         sessions.sort(key=lambda s: s.date)
         load_pct = 0
         rules = [r for v in verdicts for r in v.rules]
-        for overload, key in concluded.read(advice.consultation, concluded.Overload):
+        for overload, key in overloads:
             load_pct = max(load_pct, overload.load_pct)
             reasons.append(overload.cause)
             rules += rules_for(advice.consultation, key)
+        held_now = {r.exercise for r in advice.recommendations}
         for move in advice.moves:
-            reasons.append(f"{move.to} replaces {move.exercise}: {move.cause}")
-            rules += move.rules
             progressed.setdefault(move.exercise, (move.to, number))
+            if move.to in held_now:
+                reasons.append(f"{move.to} replaces {move.exercise}: {move.cause}")
+                rules += move.rules
         for note in advice.schedule:
             rules.append(note.rule)
         for rec in strength:

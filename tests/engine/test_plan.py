@@ -68,7 +68,7 @@ def test_phase_lengths_come_from_the_kb_counted_back_from_the_race(kb):
         assert sorted(set(phases), key=PHASE_ORDER.index) == \
             [p for i, p in enumerate(phases) if i == 0 or phases[i - 1] != p]
         for phase in set(phases):
-            low, high = kb.phases[phase].plan_weeks
+            _low, high = kb.phases[phase].plan_weeks
             assert phases.count(phase) <= (high or 52)
 
 
@@ -110,7 +110,7 @@ def test_sessions_a_week_stay_within_what_the_phase_and_level_allow(kb, level, a
     plan = _plan(kb, level=level, sessions=asked, running=run_week([], "sun", []))
     for week in plan.weeks:
         low, high = week.advice.sessions_per_week
-        phase_low, phase_high = kb.phases[week.phase].sessions_per_week
+        _phase_low, phase_high = kb.phases[week.phase].sessions_per_week
         count = len(_strength(week))
         assert count <= high <= phase_high, (week.week, count)
         days = [v for v in week.days if v.verdict != "closed"]
