@@ -173,12 +173,13 @@ class Warning(Conclusion):
 
 @dataclass(frozen=True, slots=True)
 class StrengthDay(Conclusion):
-    """A planned week's verdict on a day for a strength session (kbrun plan): closed (never),
-    preferred (the best days) or avoid (only when no better day is left), and why."""
+    """A planned week's verdict on a day for a strength session (kbrun plan): closed (no
+    strength session), rest (no loading at all, a protocol's exercises included), preferred
+    (the best days) or avoid (only when no better day is left), and why."""
 
     fact_kind: ClassVar[str] = "strength-day"
     day: Weekday
-    verdict: Literal["closed", "preferred", "avoid"]
+    verdict: Literal["closed", "rest", "preferred", "avoid"]
     reason: str
 
 

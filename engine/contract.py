@@ -594,7 +594,8 @@ class PlanDay(TypedDict):
     date: str
     day: Weekday
     run: RunKind
-    verdict: Literal["closed", "preferred", "avoid", "open"]
+    verdict: Literal["closed", "rest", "preferred", "avoid", "open"]
+    """closed: no strength session; rest: no loading at all, a protocol's included."""
     reasons: list[str]
     rules: list[str]
 

@@ -34,7 +34,7 @@ if TYPE_CHECKING:
 MAX_WEEKS = 52
 NO_RACE = 999            # days to (or since) the race when there is none ahead (or behind)
 RECOVERY_DAYS = 3        # days after a race marked 'after-race'
-Verdict = Literal["closed", "preferred", "avoid", "open"]
+Verdict = Literal["closed", "rest", "preferred", "avoid", "open"]
 After = Literal["hard-run", "long-run", "easy-run", "rest", "race"]
 SessionKind = Literal["strength", "protocol"]
 # the running a session follows, as the plan's JSON names it
@@ -305,7 +305,8 @@ class DayVerdict:
 
     @property
     def score(self) -> int:
-        """How good a day it is: 2 preferred, 1 open (or both preferred and avoided), 0 avoid."""
+        """How good a day it is: 2 preferred, 1 open (or both preferred and avoided), 0 avoid;
+        -1 closed or rest."""
         return {"preferred": 2, "open": 1, "avoid": 0}.get(self.verdict, -1)
 
     def to_dict(self) -> contract.PlanDay:
@@ -409,7 +410,10 @@ def _verdicts(advice: Advice, days: tuple[RunDay, ...], first: dt.date) -> list[
         items = sorted(said.get(day.day, []), key=lambda item: (item[0].verdict, item[0].reason))
         kinds = {v.verdict for v, _rules in items}
         verdict: Verdict
-        if "closed" in kinds:
+        if "rest" in kinds:
+            items = [item for item in items if item[0].verdict == "rest"]
+            verdict = "rest"
+        elif "closed" in kinds:
             items = [item for item in items if item[0].verdict == "closed"]
             verdict = "closed"
         elif kinds == {"preferred"}:
@@ -431,7 +435,8 @@ def choose_days(verdicts: list[DayVerdict], wanted: int, gap: int,
     """The indexes of up to `wanted` days for strength: never a closed day, at least `gap` free
     days between two of them (across the week's end too), the best-scored set of days, then the
     most evenly spread, then the earliest. Fewer when no `wanted` days fit."""
-    open_days = [i for i, v in enumerate(verdicts) if v.verdict != "closed" and i not in taken]
+    open_days = [i for i, v in enumerate(verdicts)
+                 if v.verdict not in ("closed", "rest") and i not in taken]
     for count in range(min(wanted, len(open_days)), 0, -1):
         best: tuple[Any, ...] | None = None
         choice: list[int] = []
@@ -448,10 +453,11 @@ def choose_days(verdicts: list[DayVerdict], wanted: int, gap: int,
 
 
 def _spread(verdicts: list[DayVerdict], wanted: int, taken: list[int]) -> list[int]:
-    """Days for a protocol's extra sessions beside `taken`: any day but race day, as far from
-    the others as they can be, then the earliest."""
+    """Days for a protocol's extra sessions beside `taken`: any day the rules did not rest
+    (a day closed to strength still takes them), as far from the others as they can be, then
+    the earliest."""
     chosen: list[int] = []
-    free = [i for i, v in enumerate(verdicts) if v.run != "race" and i not in taken]
+    free = [i for i, v in enumerate(verdicts) if v.verdict != "rest" and i not in taken]
     for _ in range(min(wanted, len(free))):
         def distance(i: int) -> tuple[int, int]:
             others = taken + chosen
@@ -543,7 +549,8 @@ def build_plan(kb: KnowledgeBase, profile: Profile, request: PlanRequest) -> Pla
         for i in chosen:
             why = "; ".join(verdicts[i].reasons) or "open, and the spacing fits"
             reasons.append(f"{verdicts[i].day}: {why}")
-        closed = [f"{v.day} ({'; '.join(v.reasons)})" for v in verdicts if v.verdict == "closed"]
+        closed = [f"{v.day} ({'; '.join(v.reasons)})" for v in verdicts
+                  if v.verdict in ("closed", "rest")]
         if closed:
             reasons.append("no strength on " + ", ".join(closed))
         protocol_recs = tuple(r for r in advice.recommendations if r.protocol)

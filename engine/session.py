@@ -172,7 +172,8 @@ def _covers(kb: KnowledgeBase, exercise_id: str, muscle: str, primary_only: bool
 
 def select_session(kb: KnowledgeBase, ranked: list[Candidate], limit: int,
                    focus: dict[str, float], pinned: frozenset[str] = frozenset(),
-                   cost: Mapping[str, int] | None = None, budget: int | None = None
+                   cost: Mapping[str, int] | None = None, budget: int | None = None,
+                   minutes_budget: int | None = None
                    ) -> tuple[list[Candidate], dict[str, str], list[Skipped]]:
     """Pick up to `limit` candidates (the policy is `selection:` in kb/session.yaml).
 
@@ -186,7 +187,8 @@ def select_session(kb: KnowledgeBase, ranked: list[Candidate], limit: int,
     `pinned` candidates (an injury's key exercises, from the protocol it follows) are taken
     first, best first, and are never dropped to make room.
     With a `budget` (seconds), a candidate that would take the picks' `cost` (seconds each,
-    engine/timing.py) past it is not taken, as a full session would not take it.
+    engine/timing.py) past it is not taken, as a full session would not take it; the message
+    names `minutes_budget`, the whole session's (the budget may be what its warm-up leaves).
     Returns the picks (best first), a note per swapped-in pick, and what was not picked and why.
     """
     policy = kb.selection
@@ -214,7 +216,7 @@ def select_session(kb: KnowledgeBase, ranked: list[Candidate], limit: int,
         if budget is not None and cost is not None:
             used = sum(cost[c.exercise] for c in chosen)
             if used + cost[candidate.exercise] > budget:
-                return over_budget(cost[candidate.exercise], budget)
+                return over_budget(cost[candidate.exercise], minutes_budget or budget // 60)
         return None
 
     def adjusted(candidate: Candidate) -> float:
@@ -315,10 +317,10 @@ def select_session(kb: KnowledgeBase, ranked: list[Candidate], limit: int,
     return picked, notes, [skipped[c.exercise] for c in ranked if c.exercise in skipped]
 
 
-def over_budget(seconds: int, budget: int) -> str:
+def over_budget(seconds: int, budget_minutes: int) -> str:
     """Why an exercise that does not fit the time budget was left out."""
     return (f"it takes about {minutes(seconds)} min and would take the session past its "
-            f"{budget // 60}-minute budget (--minutes)")
+            f"{budget_minutes}-minute budget (--minutes)")
 
 
 def _neg(text: str) -> tuple[int, ...]:
@@ -463,6 +465,16 @@ def progressions(kb: KnowledgeBase, consultation: Consultation, ranked: list[Can
     return result, moved
 
 
+def _before_slots(kb: KnowledgeBase) -> list[SectionSpec]:
+    """The session parts performed before the first part that counts toward --limit."""
+    result = []
+    for section in kb.selection.sections:
+        if section.counts_toward_limit:
+            break
+        result.append(section)
+    return result
+
+
 def build_advice(kb: KnowledgeBase, profile: Profile, consultation: Consultation) -> Advice:
     """Turn a finished consultation into dosed advice, ordered as the session is performed."""
     findings = findings_of(consultation)
@@ -502,15 +514,24 @@ def build_advice(kb: KnowledgeBase, profile: Profile, consultation: Consultation
     budget = None if profile.minutes is None else profile.minutes * 60
     slots = [c for c in ranked if counted(c)]
     pinned = frozenset(c.exercise for c in slots if c.exercise in protocol_of)
-    picks, notes, skipped = select_session(kb, slots, limit, focus, pinned, cost, budget)
     extras = _extras(kb, [c for c in ranked if not counted(c)]) if limit > 0 else []
-    if budget is not None:  # the strength work first; a warm-up or mobility drill if it fits
-        used = sum(cost[c.exercise] for c in picks)
-        for extra in list(extras):
+    # the parts performed before the strength slots (the warm-up) come first in the budget;
+    # those after them (mobility) only if time is left
+    first = _before_slots(kb)
+    ahead = [c for c in extras if section_of(kb, c.exercise) in first]
+    reserved = sum(cost[c.exercise] for c in ahead)
+    if budget is not None and reserved > budget:
+        ahead, reserved = [], 0          # no room even for the warm-up: the strength work
+    picks, notes, skipped = select_session(kb, slots, limit, focus, pinned, cost,
+                                           None if budget is None else budget - reserved,
+                                           profile.minutes)
+    if budget is not None:
+        used = reserved + sum(cost[c.exercise] for c in picks)
+        for extra in [c for c in extras if c not in ahead]:
             if used + cost[extra.exercise] > budget:
                 extras.remove(extra)
                 skipped.append(Skipped(extra.exercise, extra.score, over_budget(
-                    cost[extra.exercise], budget)))
+                    cost[extra.exercise], budget // 60)))
             else:
                 used += cost[extra.exercise]
     for move in moved:

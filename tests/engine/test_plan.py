@@ -229,3 +229,31 @@ def test_a_day_given_to_two_kinds_of_run_is_refused():
         run_week(["tue"], "sun", ["tue"])
     with pytest.raises(ProfileError, match="not a day of the week"):
         run_week(["tus"], None, None)
+
+
+def test_nothing_loads_an_injured_runner_in_the_last_two_days_and_race_week_is_lighter(kb):
+    plan = _plan(kb, race=dt.date(2027, 3, 28), injuries=["achilles-tendinopathy"])
+    race_week = plan.weeks[-1]
+    assert any(s.kind == "protocol" for w in plan.weeks for s in w.sessions)
+    for week in plan.weeks:
+        for session in week.sessions:
+            assert (plan.request.race - session.date).days > 2, (week.week, session.day)
+    for session in race_week.sessions:
+        assert all(r.prescription.sets <= 2 for r in session.exercises)
+    before = plan.weeks[-2].sessions[0].exercises
+    assert max(r.prescription.sets for r in before if r.protocol) == 3  # the protocol's own
+
+
+def test_no_strength_on_the_long_run_day_even_when_three_sessions_are_asked(kb):
+    plan = _plan(kb, level="advanced", goals=["speed"], sessions=3)
+    for week in plan.weeks:
+        assert all(s.day != "sun" for s in _strength(week)), week.week
+    sunday = next(v for v in plan.weeks[0].days if v.day == "sun")
+    assert sunday.verdict == "closed" and "long-run-day-in-build-phases" in sunday.rules
+
+
+def test_an_acute_injury_keeps_its_exercises_off_hard_run_days_and_asks_for_a_review(kb):
+    plan = _plan(kb, race=None, weeks=4, injuries=["achilles-tendinopathy"], stage="acute")
+    for week in plan.weeks:
+        assert all(s.after not in ("hard-run", "long-run") for s in _strength(week))
+    assert any(w.kind == "stage-review" for w in plan.warnings)
