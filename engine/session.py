@@ -496,16 +496,25 @@ def build_advice(kb: KnowledgeBase, profile: Profile, consultation: Consultation
     # leaves time spare instead of filling it with more exercises, so a plan's weeks keep theirs
     full = [item for item in decisions if (item[0].sets_change or 0) >= 0]
     dosed: dict[str, tuple[Prescription, list[DoseStep]]] = {}
-    seconds: dict[str, int] = {}
+
+    def dose_of(exercise_id: str) -> tuple[Prescription, list[DoseStep]]:
+        if exercise_id not in dosed:
+            dosed[exercise_id] = prescribe(kb.exercises[exercise_id], decisions, sessions,
+                                           kb.selection.lighter_load_reps)
+        return dosed[exercise_id]
+
+    def seconds_of(exercise_id: str) -> int:
+        return exercise_seconds(dose_of(exercise_id)[0], kb.exercises[exercise_id].category,
+                                timing)
+
     cost: dict[str, int] = {}
-    for candidate in ranked:
-        exercise = kb.exercises[candidate.exercise]
-        dosed[exercise.id] = prescribe(exercise, decisions, sessions,
-                                       kb.selection.lighter_load_reps)
-        seconds[exercise.id] = exercise_seconds(dosed[exercise.id][0], exercise.category, timing)
-        cost[exercise.id] = seconds[exercise.id] if len(full) == len(decisions) else \
-            exercise_seconds(prescribe(exercise, full, sessions, kb.selection.lighter_load_reps)[0],
-                             exercise.category, timing)
+    if profile.minutes is not None:   # only a budget needs every candidate's time
+        for candidate in ranked:
+            exercise = kb.exercises[candidate.exercise]
+            cost[exercise.id] = seconds_of(exercise.id) if len(full) == len(decisions) else \
+                exercise_seconds(prescribe(exercise, full, sessions,
+                                           kb.selection.lighter_load_reps)[0],
+                                 exercise.category, timing)
 
     def counted(candidate: Candidate) -> bool:
         section = section_of(kb, candidate.exercise)
@@ -519,7 +528,7 @@ def build_advice(kb: KnowledgeBase, profile: Profile, consultation: Consultation
     # those after them (mobility) only if time is left
     first = _before_slots(kb)
     ahead = [c for c in extras if section_of(kb, c.exercise) in first]
-    reserved = sum(cost[c.exercise] for c in ahead)
+    reserved = 0 if budget is None else sum(cost[c.exercise] for c in ahead)
     if budget is not None and reserved > budget:
         ahead, reserved = [], 0          # no room even for the warm-up: the strength work
     picks, notes, skipped = select_session(kb, slots, limit, focus, pinned, cost,
@@ -550,7 +559,7 @@ def build_advice(kb: KnowledgeBase, profile: Profile, consultation: Consultation
     recommendations = []
     for rank, pick in enumerate(picks, start=1):
         exercise = kb.exercises[pick.exercise]
-        prescription, steps = dosed[pick.exercise]
+        prescription, steps = dose_of(pick.exercise)
         contributions = found[pick.exercise]
         reasons = list(dict.fromkeys(c.reason for c in contributions))
         if pick.exercise in notes:
@@ -581,7 +590,7 @@ def build_advice(kb: KnowledgeBase, profile: Profile, consultation: Consultation
             protocol=protocol.id if protocol else None,
             stage=protocol.stage if protocol else None,
             slot=section is None or section.counts_toward_limit,
-            seconds=seconds[pick.exercise]))
+            seconds=seconds_of(pick.exercise)))
 
     sections = []
     for spec in kb.selection.sections:
