@@ -211,7 +211,8 @@ def plan_of(kb: KnowledgeBase, options: dict[str, Any]) -> tuple[Profile, Plan]:
     request = plan_request(
         start=_date(options["start"], "--start"), race=_date(options["race_date"], "--race-date"),
         weeks=options["weeks"], sessions=options["sessions"],
-        running=run_week(options["hard_days"], options["long_run"], options["rest_days"]))
+        running=run_week(options["hard_days"], options["long_run"], options["rest_days"],
+                         usual=kb.planning.usual_week))
     return runner, build_plan(kb, runner, request)
 
 

@@ -43,6 +43,7 @@ if TYPE_CHECKING:
     from kbrun.engine.advice import Advice, Recommendation, Warning
     from kbrun.engine.knowledge import KnowledgeBase
     from kbrun.engine.plan import Plan, PlannedSession, PlannedWeek
+    from kbrun.engine.profile import Profile
 
 
 # warnings a runner must read before the session: a changed safety policy, referrals and pain
@@ -302,16 +303,21 @@ def _dose_cells(rec: Any) -> tuple[str, str]:
     return p.summary(), f"{p.load}{rest}"
 
 
-def _profile_line(advice: Advice, esc: Escape = terminal_text) -> str:
-    p = advice.profile
-    parts = [f"phase {esc(p.phase)}", f"level {esc(p.level)}"]
+def _complaints(p: Profile, esc: Escape) -> list[str]:
+    """`symptoms knee-pain`, `goals speed`, ... and `pain 4/10`: what a profile reports."""
+    parts = []
     for label, values in (("symptoms", p.symptoms), ("injuries", p.injuries),
                           ("goals", p.goals), ("red flags", p.red_flags)):
         if values:
             parts.append(f"{label} {', '.join(map(esc, values))}")
     if p.pain is not None:
         parts.append(f"pain {esc(p.pain)}/10")
-    return "; ".join(parts)
+    return parts
+
+
+def _profile_line(advice: Advice, esc: Escape = terminal_text) -> str:
+    p = advice.profile
+    return "; ".join([f"phase {esc(p.phase)}", f"level {esc(p.level)}", *_complaints(p, esc)])
 
 
 def _findings_line(advice: Advice, kind: str, limit: int = 6) -> str:
@@ -931,13 +937,7 @@ def _short_dose(rec: Any) -> str:
 def _plan_heading(result: Plan, esc: Escape) -> str:
     """`level intermediate · race 2027-04-25 · from 2027-01-04 · 16 weeks, 29 sessions`."""
     p, request = result.profile, result.request
-    parts = [f"level {esc(p.level)}"]
-    for label, values in (("symptoms", p.symptoms), ("injuries", p.injuries),
-                          ("goals", p.goals), ("red flags", p.red_flags)):
-        if values:
-            parts.append(f"{label} {', '.join(map(esc, values))}")
-    if p.pain is not None:
-        parts.append(f"pain {esc(p.pain)}/10")
+    parts = [f"level {esc(p.level)}", *_complaints(p, esc)]
     if p.stage:
         parts.append(f"stage {esc(p.stage)}")
     if request.race is None:

@@ -139,21 +139,25 @@ class KnowledgeBase:
                              sources=[{"id": "kbrun"}])  # type: ignore[list-item]
         return policies[-1]
 
+    def _planning(self) -> Planning | None:
+        policies: list[Planning] = list(self.entries.get("planning", {}).values())
+        return policies[-1] if policies else None   # the last one defined wins
+
     @property
     def planning(self) -> Planning:
-        """How `kbrun plan` lays out a season (kb/plan.yaml; the last one defined wins)."""
-        policies: list[Planning] = list(self.entries.get("planning", {}).values())
-        if not policies:
+        """How `kbrun plan` lays out a season (kb/plan.yaml)."""
+        policy = self._planning()
+        if policy is None:
             raise KbError("no 'planning:' entry: `kbrun plan` needs one (kb/plan.yaml)",
                           suggestion="keep the built-in kb/plan.yaml, or write a 'planning:' "
                                      "entry in a --kb folder (docs/plan.md)")
-        return policies[-1]
+        return policy
 
     @property
     def timing(self) -> Timing:
         """How long exercises take (kb/plan.yaml's `timing:`; the defaults without one)."""
-        policies: list[Planning] = list(self.entries.get("planning", {}).values())
-        return policies[-1].timing if policies else Timing()
+        policy = self._planning()
+        return policy.timing if policy else Timing()
 
     # -- lookups -----------------------------------------------------------------------------
     def kind_of(self, entry_id: str) -> str | None:

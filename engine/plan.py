@@ -29,7 +29,7 @@ if TYPE_CHECKING:
     from kbrun.engine.advice import Advice, Recommendation
     from kbrun.engine.knowledge import KnowledgeBase
     from kbrun.engine.profile import Profile
-    from kbrun.engine.schema import Planning
+    from kbrun.engine.schema import Planning, UsualWeek
 
 MAX_WEEKS = 52
 NO_RACE = 999            # days to (or since) the race when there is none ahead (or behind)
@@ -76,11 +76,12 @@ class PlanWeek:
 @dataclass(frozen=True)
 class RunWeek:
     """The runner's running week: hard-run days, the long-run day and rest days; every other
-    day is an easy run. `assumed` when the runner gave none of them."""
+    day is an easy run. `assumed` when the runner gave none of them and the usual week of
+    kb/plan.yaml stands in."""
 
-    hard: tuple[Weekday, ...] = ("tue", "thu")
-    long: Weekday | None = "sun"
-    rest: tuple[Weekday, ...] = ("mon",)
+    hard: tuple[Weekday, ...] = ()
+    long: Weekday | None = None
+    rest: tuple[Weekday, ...] = ()
     assumed: bool = False
 
     def run_on(self, day: Weekday) -> RunKind:
@@ -93,7 +94,7 @@ class RunWeek:
     def origin(self, day: Weekday) -> str:
         run = self.run_on(day)
         if self.assumed:
-            return f"{day}: {run} (the usual week kbrun assumes)"
+            return f"{day}: {run} (the usual week kb/plan.yaml assumes)"
         option = {"long": "--long-run", "hard": "--hard-days", "rest": "--rest-days"}.get(run)
         return f"{option} {day}" if option else f"{day}: an easy run (not a hard, long or rest day)"
 
@@ -129,12 +130,11 @@ def days_of(values: Sequence[str] | None, option: str) -> tuple[Weekday, ...]:
 
 
 def run_week(hard: Sequence[str] | None = None, long: str | None = None,
-             rest: Sequence[str] | None = None) -> RunWeek:
-    """The runner's week from --hard-days, --long-run and --rest-days; the usual week (hard
-    Tuesday and Thursday, long run Sunday, rest Monday) when none is given. A day given twice
-    is a ProfileError."""
-    if not hard and long is None and not rest:
-        return RunWeek(assumed=True)
+             rest: Sequence[str] | None = None, *, usual: UsualWeek | None = None) -> RunWeek:
+    """The runner's week from --hard-days, --long-run and --rest-days; when none is given, the
+    `usual` week (kb/plan.yaml), marked assumed. A day given twice is a ProfileError."""
+    if not hard and long is None and not rest and usual is not None:
+        return RunWeek(tuple(usual.hard), usual.long, tuple(usual.rest), assumed=True)
     hard_days = days_of(hard, "--hard-days")
     long_day = weekday(long, "--long-run") if long is not None else None
     rest_days = days_of(rest, "--rest-days")
@@ -154,15 +154,22 @@ class PlanRequest:
     start: dt.date
     race: dt.date | None = None
     weeks: int | None = None
-    running: RunWeek = RunWeek(assumed=True)
+    running: RunWeek = RunWeek()      # every day an easy run unless the runner says otherwise
     sessions: int | None = None       # strength sessions a week; None: the phase's and level's
+
+    @property
+    def race_week(self) -> int | None:
+        """The number of the week the race falls in (1: the first), if there is a race."""
+        return None if self.race is None else race_week(self.start, self.race)
 
     def total_weeks(self) -> int:
         """The plan's length: to the race week, or --weeks (which may run past the race)."""
-        if self.race is None:
-            return self.weeks or 0
-        to_race = (self.race - self.start).days // 7 + 1
-        return max(to_race, self.weeks or 0)
+        return max(self.race_week or 0, self.weeks or 0)
+
+
+def race_week(start: dt.date, race: dt.date) -> int:
+    """The week of a plan starting on `start` that holds `race` (1: the first)."""
+    return (race - start).days // 7 + 1
 
 
 def next_monday(today: dt.date) -> dt.date:
@@ -184,9 +191,9 @@ def plan_request(*, start: dt.date | None = None, race: dt.date | None = None,
     if weeks is not None and not 1 <= weeks <= MAX_WEEKS:
         raise ProfileError(f"invalid value for '--weeks': {weeks} is not from 1 to {MAX_WEEKS}",
                            suggestion="plan up to a year at a time")
-    request = PlanRequest(start, race, weeks, running or RunWeek(assumed=True), sessions)
+    request = PlanRequest(start, race, weeks, running or RunWeek(), sessions)
     if race is not None:
-        to_race = (race - start).days // 7 + 1
+        to_race = race_week(start, race)
         if to_race > MAX_WEEKS:
             raise ProfileError(f"the race is {to_race} weeks away, more than the {MAX_WEEKS} "
                                "a plan holds", suggestion="give a later --start")
@@ -215,7 +222,7 @@ def phase_weeks(kb: KnowledgeBase, request: PlanRequest, phase: str) -> list[tup
     if request.race is None:
         return [(phase, f"the {phase} throughout (--phase; no --race-date to count back from)")
                 ] * total
-    to_race = (request.race - request.start).days // 7 + 1
+    to_race = race_week(request.start, request.race)
     order = policy.before_race                      # the last phase first
     spans = {p: kb.phases[p].plan_weeks for p in order}
     given = dict.fromkeys(order, 0)
@@ -511,15 +518,18 @@ def build_plan(kb: KnowledgeBase, profile: Profile, request: PlanRequest) -> Pla
                        "red flag(s) above; ask again once they clear you to train.")
         return Plan(profile, request, [], with_kb_warnings(kb, [*referral, no_plan]))
     block_of = blocks(policy, [p for p, _why in phases])
-    to_race = ((request.race - request.start).days // 7 + 1) if request.race else None
+    to_race = request.race_week
     practised: dict[str, int] = {}
     progressed: dict[str, tuple[str, int]] = {}
     weeks: list[PlannedWeek] = []
     warnings: list[Warning] = []
-    if request.running.assumed:
-        warnings.append(Warning("assumed-week", "No running week given: assumed hard runs on "
-                                "tue and thu, the long run on sun and rest on mon; give yours "
-                                "with --hard-days, --long-run and --rest-days."))
+    running = request.running
+    if running.assumed:
+        warnings.append(Warning(
+            "assumed-week", f"No running week given: assumed hard runs on "
+            f"{' and '.join(running.hard) or 'no day'}, the long run on {running.long or 'no day'}"
+            f" and rest on {' and '.join(running.rest) or 'no day'} (kb/plan.yaml); give yours "
+            "with --hard-days, --long-run and --rest-days."))
     for index, (phase, phase_why) in enumerate(phases):
         number = index + 1
         monday = request.start + dt.timedelta(days=7 * index)

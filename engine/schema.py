@@ -460,6 +460,14 @@ class Timing(Strict):
     side_switch_s: Annotated[int, Field(ge=0, le=120)] = 10
 
 
+class UsualWeek(Strict):
+    """The running week a plan assumes when the runner gives none."""
+
+    hard: list[Weekday] = []
+    long: Weekday | None = None
+    rest: list[Weekday] = []
+
+
 class Planning(Cited):
     """How `kbrun plan` lays out a season (kb/plan.yaml); which days and doses each week gets
     are decided by the rules (kb/rules/80-plan.yaml)."""
@@ -479,6 +487,8 @@ class Planning(Cited):
     default_sessions: dict[Id, Literal["low", "high"]] = {}
     # a planned session's time budget when --minutes is not given
     minutes: Annotated[int, Field(ge=5, le=180)] = 30
+    # the running week assumed when the runner gives none (a warning says so)
+    usual_week: UsualWeek = UsualWeek()
     timing: Timing = Timing()
 
 

@@ -503,18 +503,17 @@ def build_advice(kb: KnowledgeBase, profile: Profile, consultation: Consultation
                                            kb.selection.lighter_load_reps)
         return dosed[exercise_id]
 
-    def seconds_of(exercise_id: str) -> int:
-        return exercise_seconds(dose_of(exercise_id)[0], kb.exercises[exercise_id].category,
-                                timing)
+    def seconds_of(exercise_id: str, applied: list[RuledDecision] | None = None) -> int:
+        """How long it takes at its dose (or at the dose `applied` decisions make)."""
+        exercise = kb.exercises[exercise_id]
+        prescription = dose_of(exercise_id)[0] if applied is None else \
+            prescribe(exercise, applied, sessions, kb.selection.lighter_load_reps)[0]
+        return exercise_seconds(prescription, exercise.category, timing)
 
     cost: dict[str, int] = {}
     if profile.minutes is not None:   # only a budget needs every candidate's time
-        for candidate in ranked:
-            exercise = kb.exercises[candidate.exercise]
-            cost[exercise.id] = seconds_of(exercise.id) if len(full) == len(decisions) else \
-                exercise_seconds(prescribe(exercise, full, sessions,
-                                           kb.selection.lighter_load_reps)[0],
-                                 exercise.category, timing)
+        at = None if len(full) == len(decisions) else full
+        cost = {c.exercise: seconds_of(c.exercise, at) for c in ranked}
 
     def counted(candidate: Candidate) -> bool:
         section = section_of(kb, candidate.exercise)
