@@ -345,6 +345,81 @@ def plan(
     render.plan(season, knowledge, format.value, output)
 
 
+ASSESS = "Results"
+
+
+@app.command()
+def assess(
+    result: Annotated[list[str] | None, typer.Option(
+        "--result", "-r", metavar="TEST=LEFT,RIGHT", help="A test's left and right result, e.g. "
+        "heel-raise-test=14,20 (repeatable); the tests: kbrun kb list tests.",
+        rich_help_panel=ASSESS, autocompletion=complete_ids("test"))] = None,
+    results: Annotated[Path | None, typer.Option(
+        "--results", metavar="FILE", help="A YAML or JSON file of dated assessments (the one "
+        "--interactive or --save writes, or kbrun assess --format json).",
+        rich_help_panel=ASSESS)] = None,
+    interactive: Annotated[bool, typer.Option(
+        "--interactive", "-i", help="Ask for each test, showing how to do it; every answer is "
+        "saved to --results FILE at once, so you can stop (q) and go on later.",
+        rich_help_panel=ASSESS)] = False,
+    save: Annotated[bool, typer.Option(
+        "--save", help="Add the --result values to --results FILE (as the assessment of "
+        "--date).", rich_help_panel=ASSESS)] = False,
+    date: Annotated[str | None, typer.Option(
+        "--date", metavar="YYYY-MM-DD", help="The day of the --result or --interactive "
+        "results (default: today).", rich_help_panel=ASSESS)] = None,
+    kb: KbOpt = None, allow_safety_changes: AllowSafetyOpt = False,
+    format: FormatOpt = Format.text, output: Annotated[Path | None, typer.Option(
+        "--output", "-o", metavar="FILE", help="Write the report to FILE instead of printing "
+        "it.")] = None,
+) -> None:
+    """Field tests for strength and left/right imbalance: findings with the side, the figures
+    against the norm and how certain they are; the trend across dated assessments; when to
+    re-test. Use the results with advise --assessment FILE and plan --assessment FILE."""
+    from kbrun.cli import render
+    from kbrun.engine.assessment import (
+        assessment_from_options,
+        evaluate,
+        merge,
+        read_results,
+        write_results,
+    )
+
+    today = dt.date.today()
+    day = _date(date, "--date")
+    if not (result or results or interactive):
+        raise typer.BadParameter("give results: --result TEST=LEFT,RIGHT (repeatable), "
+                                 "--results FILE, or --interactive --results FILE",
+                                 param_hint="'--result'")
+    if (interactive or save) and results is None:
+        flag = "--interactive" if interactive else "--save"
+        raise typer.BadParameter(f"{flag} needs --results FILE, the file the answers are saved "
+                                 "to (it is created if missing)", param_hint="'--results'")
+    if interactive and result:
+        raise typer.BadParameter("give results either with --result or --interactive, not "
+                                 "both", param_hint="'--interactive'")
+    if save and not result:
+        raise typer.BadParameter("--save adds the --result values to --results FILE; give "
+                                 "some --result", param_hint="'--save'")
+    knowledge = load(kb, allow_safety_changes)
+    if interactive:
+        from kbrun.cli import interactive as session
+
+        assert results is not None
+        if not session.run(knowledge, results, date=day, today=today):
+            return  # stopped: the answers are saved, and said so
+    earlier = [] if results is None or (save and not results.exists()) \
+        else read_results(knowledge, results)
+    if result:
+        added = assessment_from_options(knowledge, result, day or today)
+        earlier = merge(earlier, added)
+        if save:
+            assert results is not None
+            write_results(results, earlier)
+    report = evaluate(knowledge, earlier, today=today, origin=str(results or "--result"))
+    render.assessment(report, knowledge, format.value, output)
+
+
 from kbrun.cli import kb as _kb  # noqa: E402  (registers the `kb` command group)
 
 app.add_typer(_kb.kb_app, name="kb")

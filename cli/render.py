@@ -41,6 +41,7 @@ if TYPE_CHECKING:
     from rich.text import Text
 
     from kbrun.engine.advice import Advice, Recommendation, Warning
+    from kbrun.engine.assessment import AssessmentReport
     from kbrun.engine.knowledge import KnowledgeBase
     from kbrun.engine.plan import Plan, PlannedSession, PlannedWeek
     from kbrun.engine.profile import Profile
@@ -1109,3 +1110,79 @@ def plan_markdown(result: Plan) -> str:
     if rest:
         lines += ["## Warnings", "", *(f"- **{md(w.kind)}**: {md(w.message)}" for w in rest)]
     return "\n".join(lines).rstrip("\n")
+
+
+# -- assess --------------------------------------------------------------------------------------
+
+def assessment(report: AssessmentReport, kb: KnowledgeBase, fmt: str,
+               output: Path | None = None) -> None:
+    """Print an assessment report in the chosen format, or write it to `output` ('-' is stdout)
+    and say on stderr what was written."""
+    if output is not None and str(output) == "-":
+        output = None
+    if fmt == "json":
+        data = report.to_dict(kb)
+        if output is None:
+            emit_json(data)
+            return
+        text = _JSON_UNSAFE.sub(_json_escape, json.dumps(data, indent=2, ensure_ascii=False))
+    else:
+        text = _safe_block("\n".join(assessment_lines(report, kb, fmt == "markdown")))
+        if output is None:
+            write(text)
+            return
+    output.write_bytes((text + "\n").encode("utf-8", "surrogatepass"))
+    import typer
+
+    typer.echo(f"Wrote {_plural(len(report.findings), 'finding')} to "
+               f"{terminal_text(output)}", err=True)
+
+
+def assessment_lines(report: AssessmentReport, kb: KnowledgeBase, md: bool) -> list[str]:
+    """The report as lines of text (md: Markdown): findings first, then every reading, the
+    trends, the re-tests and what to do next."""
+    esc: Escape = markdown_text if md else terminal_text
+
+    def heading(text: str) -> list[str]:
+        return ["", f"## {text}", ""] if md else ["", text]
+
+    item = "- " if md else "  "
+    count = len(report.assessments)
+    title = (f"kbrun assessment — {report.date.isoformat()}" if report.date
+             else "kbrun assessment — no complete result yet")
+    where = f" ({esc(report.origin)}; {_plural(count, 'assessment')})" if count else ""
+    lines = [f"# {title}{where}" if md else f"{title}{where}"]
+    for warning in report.warnings:
+        lines.append(f"{'> ' if md else '! '}{esc(warning)}")
+    lines += heading("Findings")
+    if not report.findings:
+        lines.append(f"{item}None: every test done is within its norm and its left/right "
+                     "threshold.")
+    for finding in report.findings:
+        label = (f"Imbalance, {finding.side} weaker" if finding.kind == "imbalance"
+                 else "Weak on both sides" if finding.side == "both"
+                 else f"Weak on the {finding.side}")
+        side = ""
+        muscles = ", ".join(kb.muscles[m].name if m in kb.muscles else m
+                            for m in finding.muscles)
+        lines.append(f"{item}{'**' if md else ''}{label}{side}: {esc(muscles)}"
+                     f"{'**' if md else ''} — {esc(finding.summary)}; certainty "
+                     f"{finding.certainty:.2f} ({esc(', '.join(finding.sources))})")
+    lines += heading("Results")
+    for reading in report.readings:
+        lines.append(f"{item}{esc(reading.name)}: {esc(reading.summary)}")
+    if report.incomplete:
+        lines.append(f"{item}Not done yet: {esc(', '.join(report.incomplete))}")
+    changing = [t for t in report.trends if t.status != "first"]
+    if changing:
+        lines += heading("Trend")
+        lines += [f"{item}{esc(t.test)}: {esc(t.summary)}" for t in changing]
+    if report.retests:
+        lines += heading("Re-test")
+        lines += [f"{item}{r.due.isoformat()} {esc(r.name)} ({esc(r.test)}): {esc(r.reason)}"
+                  for r in report.retests]
+    source = report.origin if report.origin and report.origin != "--result" else "FILE"
+    lines += ["", f"Next: kbrun advise --assessment {esc(source)} (with your profile "
+                  "options); re-test with kbrun assess --results FILE --result TEST=LEFT,RIGHT "
+                  "--save"]
+    return lines

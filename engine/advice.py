@@ -13,7 +13,7 @@ if TYPE_CHECKING:
     from kbrun.engine.inference import Consultation
     from kbrun.engine.knowledge import KnowledgeBase
     from kbrun.engine.profile import Profile
-    from kbrun.engine.schema import Category, Load
+    from kbrun.engine.schema import Category, Load, Side
 
 
 @dataclass(frozen=True)
@@ -44,6 +44,17 @@ class Prescription:
     notes: tuple[str, ...] = ()
     frequency: str | None = None     # a protocol's own frequency, e.g. "twice a day, every day"
     effort: str | None = None        # how hard, in words (a protocol's "about 70 % of maximal")
+    # the weaker side of an imbalance (kbrun assess) and the sets it gets over `sets`
+    side: Side | None = None
+    side_sets: int = 0
+
+    @property
+    def sets_by_side(self) -> dict[str, int] | None:
+        """{'left': n, 'right': m} when one side gets more sets; None otherwise."""
+        if self.side is None or not self.side_sets:
+            return None
+        return {s: self.sets + (self.side_sets if s == self.side else 0)
+                for s in ("left", "right")}
 
     def to_dict(self) -> contract.Prescription:
         data: contract.Prescription = {
@@ -59,6 +70,10 @@ class Prescription:
             data["effort"] = self.effort
         if self.notes:
             data["notes"] = list(self.notes)
+        sides = self.sets_by_side
+        if sides is not None and self.side is not None:
+            data["weaker_side"] = self.side
+            data["sets_by_side"] = {"left": sides["left"], "right": sides["right"]}
         return data
 
     def summary(self) -> str:
@@ -70,7 +85,10 @@ class Prescription:
             hold = (f"{self.hold_s_min}" if self.hold_s_min == self.hold_s_max
                     else f"{self.hold_s_min}-{self.hold_s_max}")
             reps = f"{hold} s hold"
-        return f"{self.sets} x {reps}" + (" per side" if self.per_side else "")
+        text = f"{self.sets} x {reps}" + (" per side" if self.per_side else "")
+        if self.side is not None and self.side_sets:
+            text += f", {self.sets + self.side_sets} sets on the {self.side}"
+        return text
 
 
 @dataclass(frozen=True)

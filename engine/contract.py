@@ -65,6 +65,8 @@ class Profile(TypedDict):
     """The injury stage given with --stage; null when the rules infer it."""
     minutes: Annotated[int, Field(ge=1)] | None
     """The time budget of a session (--minutes); null: none."""
+    assessment: ProfileAssessment | None
+    """What the runner's field tests found (--assessment FILE); null: no tests given."""
 
 
 @closed
@@ -106,6 +108,18 @@ class Prescription(TypedDict):
     """How hard, in words (a protocol's "about 70 % of maximal")."""
     notes: NotRequired[list[str]]
     """Notes from the dosing rules that applied."""
+    weaker_side: NotRequired[Literal["left", "right"]]
+    """Present when an imbalance gives one side more sets (kbrun assess): that side."""
+    sets_by_side: NotRequired[SetsBySide]
+    """Present with weaker_side: the sets of each side."""
+
+
+@closed
+class SetsBySide(TypedDict):
+    """The sets of each side of a single-leg exercise."""
+
+    left: Annotated[int, Field(ge=1)]
+    right: Annotated[int, Field(ge=1)]
 
 
 @closed
@@ -650,6 +664,140 @@ class Plan(TypedDict):
     warnings: list[Warning]
 
 
+# -- assess -------------------------------------------------------------------------------------
+
+SideResultValue = float | int | list[str] | None
+
+
+@closed
+class SideResults(TypedDict):
+    """A test's result on each side: a number in the test's unit, or the faults seen (a quality
+    test); null for a side not given yet."""
+
+    left: SideResultValue
+    right: SideResultValue
+
+
+@closed
+class AssessmentResults(TypedDict):
+    """One day's results, as a results file holds them (`--results FILE`)."""
+
+    date: str
+    """YYYY-MM-DD."""
+    results: dict[str, SideResults]
+    """Test id -> its left and right result."""
+    skipped: list[str]
+    """Tests skipped that day."""
+
+
+@closed
+class FaultsBySide(TypedDict):
+    left: list[str]
+    right: list[str]
+
+
+@closed
+class AssessmentReading(TypedDict):
+    """One test of the latest assessment against its norm and its imbalance threshold."""
+
+    test: str
+    name: str
+    unit: Literal["reps", "seconds", "cm", "faults"]
+    left: Annotated[float, Field(ge=0)]
+    """The left side's score (faults: how many)."""
+    right: Annotated[float, Field(ge=0)]
+    faults: FaultsBySide | None
+    """The faults seen on each side, when they were named."""
+    norm: float | None
+    """The test's norm; null when none is published (read by symmetry only)."""
+    left_vs_norm_percent: float | None
+    """How far the left side is from the norm: in per cent of it (negative: below), or in
+    faults past it for a quality test; null without a norm."""
+    right_vs_norm_percent: float | None
+    gap_percent: float | None
+    """The weaker side behind the stronger, in per cent of the stronger; null for faults."""
+    gap_faults: int | None
+    """For a quality test: how many faults apart the sides are."""
+    summary: str
+
+
+@closed
+class AssessmentFinding(TypedDict):
+    """A weakness (below the test's norm on one side or both) or an imbalance (one side past
+    the test's threshold behind the other)."""
+
+    kind: Literal["weak-muscle", "imbalance"]
+    test: str
+    side: Literal["left", "right", "both"]
+    muscles: list[str]
+    certainty: Certainty
+    """The test's reliability times how far past the line the result is (docs/assess.md)."""
+    date: str
+    result: str
+    """The test's figures, as the explanations quote them."""
+    summary: str
+    sources: list[str]
+    """The sources of the norm or threshold it was read against."""
+
+
+@closed
+class TrendPoint(TypedDict):
+    date: str
+    left: float
+    right: float
+
+
+@closed
+class AssessmentTrend(TypedDict):
+    """A test across the dated assessments that hold it."""
+
+    test: str
+    status: Literal["better", "worse", "steady", "first"]
+    """The last result against the one before (first: only one result)."""
+    summary: str
+    points: list[TrendPoint]
+
+
+@closed
+class AssessmentRetest(TypedDict):
+    """When to do a test again."""
+
+    test: str
+    name: str
+    due: str
+    """YYYY-MM-DD."""
+    reason: str
+
+
+@closed
+class AssessmentReportDict(TypedDict):
+    """`kbrun assess --format json`: what the dated assessments say. The file can be passed
+    back as `--results` or `--assessment`: its `assessments` are read, the rest recomputed."""
+
+    date: str | None
+    """The latest assessment with a complete result; null if none."""
+    readings: list[AssessmentReading]
+    findings: list[AssessmentFinding]
+    trends: list[AssessmentTrend]
+    retests: list[AssessmentRetest]
+    """Every test, soonest first."""
+    incomplete: list[str]
+    """Tests of the latest assessment neither finished nor skipped."""
+    warnings: list[str]
+    assessments: list[AssessmentResults]
+    """Every assessment, oldest first."""
+
+
+@closed
+class ProfileAssessment(TypedDict):
+    """The findings a profile carries from --assessment FILE."""
+
+    date: str | None
+    file: str
+    findings: list[AssessmentFinding]
+    retests: list[AssessmentRetest]
+
+
 # -- the schema ----------------------------------------------------------------------------------
 
 #: output kind -> (its type, the command that prints it)
@@ -657,6 +805,7 @@ OUTPUTS: dict[str, tuple[Any, str]] = {
     "advise": (Advice, "kbrun advise --format json"),
     "advise-batch-line": (BatchLine, "one line of kbrun advise --batch"),
     "plan": (Plan, "kbrun plan --format json"),
+    "assess": (AssessmentReportDict, "kbrun assess --format json"),
     "why": (Why, "kbrun why EXERCISE --format json"),
     "why-not": (WhyNot, "kbrun why-not EXERCISE --format json"),
     "kb-list": (list[KbListRow], "kbrun kb list KIND --format json"),

@@ -9,10 +9,10 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from kbrun.engine.advice import DoseStep, Prescription
-from kbrun.engine.schema import LOAD_RANK
+from kbrun.engine.schema import LOAD_RANK, SIDES
 
 if TYPE_CHECKING:
-    from kbrun.engine.schema import Category, Exercise, Load, ProtocolDose
+    from kbrun.engine.schema import Category, Exercise, Load, ProtocolDose, Side
 
 Span = tuple[int, int]
 ANY = "any"   # a selector a dose fact leaves open
@@ -32,6 +32,8 @@ ACTION_FIELDS: dict[str, str] = {
     "rest_s": "whole", "sessions_per_week": "span",
     "max_sets": "whole", "max_load": "load",
     "follows": "id:claim", "priority": "whole", "note": "text",
+    # the weaker side of an imbalance gets `side_sets` more sets of a single-leg exercise
+    "side": "side", "side_sets": "extra",
 }
 # a span field of an action -> the prefix of its `_min` and `_max` fields in a dose fact
 SPAN_PREFIX = {"reps": "reps", "hold_s": "hold", "sessions_per_week": "sessions"}
@@ -46,11 +48,11 @@ FACT_FIELDS: dict[str, str] = {
     "hold_min": "whole",
     "hold_max": "whole", "load": "text", "tempo": "text", "rest_s": "whole",
     "sessions_min": "whole", "sessions_max": "whole", "max_sets": "whole", "max_load": "text",
-    "follows": "text", "priority": "whole", "note": "text",
+    "follows": "text", "priority": "whole", "note": "text", "side": "text", "side_sets": "whole",
 }
 FACT_CHOICES: dict[str, tuple[str, ...]] = {
     "loadable": (ANY, "yes", "no"), "unilateral": (ANY, "yes", "no"),
-    "load": tuple(LOAD_RANK), "max_load": tuple(LOAD_RANK),
+    "load": tuple(LOAD_RANK), "max_load": tuple(LOAD_RANK), "side": SIDES,
 }
 FACT_DESCRIPTION = ("A dosing decision (from a `dose` action); unset selectors are 'any', "
                     "spans are stored as _min and _max.")
@@ -99,6 +101,8 @@ class DoseDecision:
     tempo: str | None = None
     rest_s: int | None = None
     sessions: Span | None = None         # sessions per week
+    side: Side | None = None             # the weaker side of an imbalance ...
+    side_sets: int | None = None         # ... gets this many more sets (single-leg work only)
     frequency: str | None = None         # a protocol's own frequency, in words
     effort: str | None = None            # how hard, in words (a protocol's)
     # ceilings: applied after every setting, they only ever lower the dose
@@ -139,6 +143,8 @@ class DoseDecision:
             sets=whole("sets"), sets_change=whole("sets_change"), reps=span("reps"),
             hold=span("hold"), load=fields.get("load"),
             tempo=text("tempo"), rest_s=whole("rest_s"), sessions=span("sessions"),
+            side=fields["side"] if fields.get("side") in SIDES else None,
+            side_sets=whole("side_sets"),
             max_sets=whole("max_sets"), max_load=fields.get("max_load"),
             priority=int(fields.get("priority", 0)), follows=text("follows"),
             note=text("note"))
@@ -183,6 +189,8 @@ class DoseDecision:
         if self.sessions is not None:
             values += [("sessions_min", self.sessions[0]), ("sessions_max", self.sessions[1])]
         values += [("frequency", self.frequency), ("effort", self.effort)]
+        if self.side is not None and self.side_sets:
+            values += [("side", self.side), ("side_sets", self.side_sets)]
         return [(name, value) for name, value in values if value is not None]
 
     @property
@@ -225,11 +233,12 @@ def prescribe(exercise: Exercise, decisions: list[RuledDecision], sessions: Span
         "hold_max": base.hold_s[1] if base.hold_s else None,
         "load": base.load, "tempo": base.tempo, "rest_s": base.rest_s,
         "sessions_min": sessions[0], "sessions_max": sessions[1],
-        "frequency": None, "effort": None,
+        "frequency": None, "effort": None, "side": None, "side_sets": 0,
     }
     steps: list[DoseStep] = []
     notes: list[str] = []
     ceilings: list[RuledDecision] = []
+    side_notes: set[str] = set()   # the notes of decisions giving a side more sets
     for decision, rule in decisions:
         if not decision.applies_to(exercise):
             continue
@@ -240,6 +249,8 @@ def prescribe(exercise: Exercise, decisions: list[RuledDecision], sessions: Span
         settings = decision.settings()
         changes: list[tuple[str, Any]] = []
         for name, value in settings:
+            if name in ("side", "side_sets") and not base.per_side:
+                continue  # only single-leg work can give one side more
             if not protocol and name in ("reps_min", "reps_max") and dose["reps_min"] is None:
                 continue  # a phase does not turn a hold into reps
             if not protocol and name in ("hold_min", "hold_max") and dose["hold_min"] is None:
@@ -253,6 +264,8 @@ def prescribe(exercise: Exercise, decisions: list[RuledDecision], sessions: Span
                 dose[name] = value
         if protocol:
             notes.clear()  # the phase's notes are about the dose the protocol replaces
+            # the protocol's dose is as studied: no side gets more than the other
+            dose["side"], dose["side_sets"] = None, 0
             # a protocol's dose is either reps or a hold: drop the other
             dropped = ("hold_min", "hold_max") if decision.reps is not None \
                 else ("reps_min", "reps_max")
@@ -260,6 +273,8 @@ def prescribe(exercise: Exercise, decisions: list[RuledDecision], sessions: Span
                 dose[name] = None
         if decision.note and settings:
             notes.append(decision.note)
+            if decision.side is not None:
+                side_notes.add(decision.note)
         if changes or decision.follows or protocol:
             steps.append(DoseStep(rule, decision.priority, tuple(changes), decision.follows,
                                   decision.note, protocol))
@@ -268,6 +283,11 @@ def prescribe(exercise: Exercise, decisions: list[RuledDecision], sessions: Span
         if decision.max_sets is not None and dose["sets"] > decision.max_sets:
             dose["sets"] = decision.max_sets
             changes.append(("sets", dose["sets"]))
+        if decision.max_sets is not None and dose["side_sets"] and \
+                dose["sets"] + dose["side_sets"] > decision.max_sets:
+            # the ceiling holds for the weaker side too: more pain never means more work
+            dose["side_sets"] = max(0, decision.max_sets - dose["sets"])
+            changes.append(("side_sets", dose["side_sets"]))
         if decision.max_load is not None and \
                 LOAD_RANK[dose["load"]] > LOAD_RANK[decision.max_load]:
             dose["load"] = decision.max_load
@@ -282,11 +302,15 @@ def prescribe(exercise: Exercise, decisions: list[RuledDecision], sessions: Span
                 notes.append(decision.note)
             steps.append(DoseStep(rule, decision.priority, tuple(changes), decision.follows,
                                   decision.note, cap=True))
+    if not dose["side_sets"]:
+        dose["side"] = None
+        notes = [note for note in notes if note not in side_notes]
     prescription = Prescription(
         sets=int(dose["sets"]), reps_min=dose["reps_min"], reps_max=dose["reps_max"],
         per_side=base.per_side,
         load=dose["load"], tempo=dose["tempo"], rest_s=dose["rest_s"],
         sessions_per_week=int(dose["sessions_min"]),
         hold_s_min=dose["hold_min"], hold_s_max=dose["hold_max"],
-        notes=tuple(dict.fromkeys(notes)), frequency=dose["frequency"], effort=dose["effort"])
+        notes=tuple(dict.fromkeys(notes)), frequency=dose["frequency"], effort=dose["effort"],
+        side=dose["side"], side_sets=int(dose["side_sets"]))
     return prescription, steps

@@ -74,6 +74,14 @@ BUILTIN: dict[str, FactKindDef] = {k.name: k for k in [
     _kind("progressed", "profile", "An exercise an earlier week of the plan moved up to a "
           "progression, and that week's number.", exercise="id:exercise", to="id:exercise",
           week="number"),
+    # What a runner's field tests found (kbrun assess; --assessment FILE).
+    replace(_kind("assessed", "profile", "A finding of the runner's latest field tests for one "
+                  "muscle: a weakness (finding weak: below the test's norm on the side given, "
+                  "or both) or an imbalance (one side past the test's threshold behind the "
+                  "other), how certain it is (0-1), and the test's figures.", test="id:test",
+                  muscle="id:muscle", finding="text", side="text", certainty="number",
+                  result="text"),
+            choices={"finding": ("weak", "imbalance"), "side": ("left", "right", "both")}),
     # What the knowledge graph says (every fact of a kind some rule mentions is declared).
     _kind("suggests", "graph", "symptom -[suggests]-> injury", symptom="id:symptom",
           injury="id:injury", weight="number"),

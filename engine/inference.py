@@ -299,6 +299,15 @@ def profile_declarations(kb: KnowledgeBase, profile: Profile) -> _Declarations:
                 rank=STAGE_RANK[profile.stage])
     if profile.pain is not None:
         out.add("pain", Origin("profile", f"--pain {profile.pain}"), score=profile.pain)
+    if profile.assessment is not None:
+        origin = profile.assessment.origin or "the assessment"
+        for finding in profile.assessment.findings:
+            for muscle in finding.muscles:
+                out.add("assessed", Origin("profile", f"--assessment {origin}: {finding.result}"),
+                        test=finding.test, muscle=muscle,
+                        finding="weak" if finding.kind == "weak-muscle" else "imbalance",
+                        side=finding.side, certainty=round(finding.certainty, 3),
+                        result=finding.result)
     week = profile.week
     if week is not None:
         out.add("plan-week", Origin("profile", f"plan week {week.week}"), week=week.week,

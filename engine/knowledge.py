@@ -14,6 +14,7 @@ from kbrun.engine.schema import (
     Equipment,
     Exercise,
     FactKind,
+    FieldTest,
     Goal,
     Injury,
     Level,
@@ -121,6 +122,11 @@ class KnowledgeBase:
     @property
     def claims(self) -> dict[str, Claim]:
         return self.entries["claim"]
+
+    @property
+    def tests(self) -> dict[str, FieldTest]:
+        """The field tests `kbrun assess` reads (kb/tests.yaml)."""
+        return self.entries.get("test", {})
 
     @property
     def fact_kinds(self) -> dict[str, FactKind]:

@@ -13,6 +13,7 @@ from kbrun.engine.knowledge import KnowledgeBase
 from kbrun.engine.schema import STAGE_RANK
 
 if TYPE_CHECKING:
+    from kbrun.engine.assessment import AssessmentReport
     from kbrun.engine.plan import PlanWeek
 
 DEFAULT_PHASE = "off-season"
@@ -21,7 +22,7 @@ DEFAULT_LIMIT = 6
 MAX_LIMIT = 20
 MIN_MINUTES, MAX_MINUTES = 5, 180      # a session's time budget (--minutes)
 PROFILE_FIELDS = ("symptoms", "injuries", "goals", "phase", "level", "equipment", "red_flags",
-                  "pain", "stage", "limit", "setting", "minutes")
+                  "pain", "stage", "limit", "setting", "minutes", "assessment")
 # singular spellings accepted in profile files, as on the command line
 _FIELD_ALIASES = {"symptom": "symptoms", "injury": "injuries", "goal": "goals",
                   "red_flag": "red_flags", "red-flag": "red_flags", "red-flags": "red_flags"}
@@ -43,15 +44,18 @@ class Profile:
     limit: int = DEFAULT_LIMIT
     stage: str | None = None         # acute | subacute | return-to-run; None: inferred by rules
     minutes: int | None = None       # the session's time budget; None: no budget
+    # what the runner's field tests found (kbrun assess; --assessment FILE); None: no tests
+    assessment: AssessmentReport | None = None
     # the week of a season plan this consultation is for (kbrun plan); None: a lone session
     week: PlanWeek | None = None
 
     def to_dict(self) -> dict[str, Any]:
-        data = asdict(self)
+        data = asdict(replace(self, week=None, assessment=None))
         del data["week"]  # a plan shows its weeks itself
         for key, value in data.items():
             if isinstance(value, tuple):
                 data[key] = list(value)
+        data["assessment"] = None if self.assessment is None else self.assessment.summary_dict()
         return data
 
     def with_changes(self, **changes: Any) -> Profile:
@@ -62,7 +66,8 @@ class Profile:
 OPTION_OF = {"symptoms": "--symptom", "injuries": "--injury", "goals": "--goal",
              "phase": "--phase", "level": "--level", "equipment": "--equipment",
              "red_flags": "--red-flag", "pain": "--pain", "limit": "--limit",
-             "setting": "--setting", "stage": "--stage", "minutes": "--minutes"}
+             "setting": "--setting", "stage": "--stage", "minutes": "--minutes",
+             "assessment": "--assessment"}
 _FIELD_OF = {option: name for name, option in OPTION_OF.items()}
 _LIST_FIELDS = ("symptoms", "injuries", "goals", "equipment", "red_flags")
 
@@ -100,11 +105,14 @@ def make_profile(kb: KnowledgeBase, *, symptoms: Iterable[str] = (), injuries: I
                  equipment: Iterable[str] | None = None, setting: str | None = None,
                  red_flags: Iterable[str] = (), pain: int | None = None,
                  limit: int | None = None, stage: str | None = None,
-                 minutes: int | None = None) -> Profile:
+                 minutes: int | None = None,
+                 assessment: AssessmentReport | str | Path | None = None) -> Profile:
     """Check every value against the knowledge base and return a Profile.
 
     `equipment=None` and no `setting` means all equipment; a `setting` (home or gym) adds the
-    equipment it implies. Raises UnknownId (with the closest valid ids) or ProfileError.
+    equipment it implies. `assessment` is a report of `engine.assessment` or the path of a
+    results file, read here. Raises UnknownId (with the closest valid ids), ProfileError or
+    AssessmentError.
     """
     chosen_equipment: set[str] = set()
     if setting is not None:
@@ -140,7 +148,15 @@ def make_profile(kb: KnowledgeBase, *, symptoms: Iterable[str] = (), injuries: I
         raise _invalid("--stage", f"{stage!r} is not a stage",
                        did_you_mean(str(stage), STAGE_RANK)
                        or "use one of " + ", ".join(STAGE_RANK))
+    if isinstance(assessment, (str, Path)):
+        from kbrun.engine.assessment import assess_files
+
+        assessment = assess_files(kb, assessment)
+    elif assessment is not None and not hasattr(assessment, "findings"):
+        raise _invalid("--assessment", f"{assessment!r} is not a results file",
+                       "give the path of a file written by 'kbrun assess'")
     return Profile(
+        assessment=assessment,
         stage=stage,
         symptoms=_ids(kb, "symptom", "--symptom", symptoms),
         injuries=_ids(kb, "injury", "--injury", injuries),
@@ -338,6 +354,10 @@ def profile_from_inputs(kb: KnowledgeBase, profile_file: str | Path | None = Non
         data = read_profile_file(profile_file)
         _check_fields(data, str(profile_file))
         fields, origins = _fields_of(data), _origins(data, str(profile_file))
+        written = fields.get("assessment")
+        if isinstance(written, str) and not Path(written).is_absolute():
+            # a results file named in a profile file is found beside it
+            fields["assessment"] = str(Path(profile_file).parent / written)
     for name, value in flags.items():
         if value is None or (isinstance(value, (list, tuple)) and not value):
             continue

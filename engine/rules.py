@@ -32,7 +32,7 @@ from kbrun.engine.facts import (
     fact_kinds,
     make_fact,
 )
-from kbrun.engine.schema import LOAD_RANK, RuleSpec
+from kbrun.engine.schema import LOAD_RANK, SIDES, RuleSpec
 
 if TYPE_CHECKING:
     from kbrun.engine.knowledge import KnowledgeBase
@@ -616,6 +616,16 @@ class _RuleCompiler:
             self.error(f"'{name}' is a whole number from -10 to 10, not {value!r}", loc,
                        suggestion=f"e.g. '{name}: -1' for one set fewer")
             return False
+        elif ftype == "extra" and not (whole and 1 <= value <= 5):
+            self.error(f"'{name}' is a whole number from 1 to 5, not {value!r}", loc,
+                       suggestion=f"e.g. '{name}: 1' for one more set on that side")
+            return False
+        elif ftype == "side":
+            if is_var(value):
+                self._used(var_of(value), loc)
+            elif value not in SIDES:
+                self.unknown("side", value, SIDES, loc)
+                return False
         elif ftype == "bool" and not isinstance(value, bool):
             self.error(f"'{name}' is true or false, not {value!r}", loc)
             return False

@@ -492,6 +492,108 @@ class Planning(Cited):
     timing: Timing = Timing()
 
 
+# -- field tests: what `kbrun assess` measures (kb/tests.yaml) -----------------------------------
+
+TestUnit = Literal["reps", "seconds", "cm", "faults"]
+Side = Literal["left", "right"]
+SIDES: tuple[Side, ...] = get_args(Side)
+
+
+class Fault(Strict):
+    """A movement fault a quality test looks for, and the muscles whose weakness it points to."""
+
+    id: Id
+    name: Text
+    muscles: Annotated[list[Id], Field(min_length=1), ref("muscle")]
+
+
+class Norm(Cited):
+    """The line a side's result is read against: below it (above it, for faults) the side is
+    weak."""
+
+    value: Annotated[float, Field(ge=0)]
+    # how far past the line (in the test's unit) a result must be for the weakness to be as
+    # certain as the test allows (docs/assess.md: certainty)
+    full_at: Annotated[float, Field(gt=0)]
+    note: Text
+
+
+class Imbalance(Cited):
+    """The left/right difference that counts as an imbalance: the weaker side more than
+    `percent` below the stronger (100 - the limb symmetry index), or, for a count of faults,
+    `faults` or more faults apart."""
+
+    percent: Annotated[float, Field(gt=0, lt=100)] | None = None
+    faults: Annotated[int, Field(ge=1, le=10)] | None = None
+    note: Text
+
+    @model_validator(mode="after")
+    def _one_measure(self) -> Imbalance:
+        if (self.percent is None) == (self.faults is None):
+            raise ValueError("an imbalance is given as 'percent' (for reps, seconds or cm) or "
+                             "'faults' (for a quality test): one of them")
+        return self
+
+
+class FieldTest(Entry):
+    """A field test a runner can do alone or with a partner, scored on each side."""
+
+    aliases: list[Text] = []
+    measures: Text                                    # the quality, e.g. "calf endurance"
+    muscles: Annotated[list[Id], Field(min_length=1), ref("muscle")]
+    unit: TestUnit
+    # the most a side can plausibly score (a larger value is a typing mistake): reps, seconds or
+    # cm; a quality test's most is its number of faults
+    most: Annotated[float, Field(gt=0, le=100_000)] | None = None
+    faults: list[Fault] = []
+    how: Annotated[list[Text], Field(min_length=1)]
+    score: Text
+    caution: Text | None = None
+    equipment: Annotated[list[Id], ref("equipment")] = []
+    partner: bool = False
+    norm: Norm | None = None
+    no_norm: Text | None = None                       # why no norm is given
+    imbalance: Imbalance
+    reliability: Annotated[float, Field(gt=0, le=1)]  # caps a finding's certainty
+    retest_weeks: Annotated[int, Field(ge=1, le=52)]  # after a finding
+    routine_weeks: Annotated[int, Field(ge=1, le=104)]  # without one
+
+    @model_validator(mode="after")
+    def _consistent(self) -> FieldTest:
+        if (self.norm is None) == (self.no_norm is None):
+            raise ValueError("give the test a 'norm' (value, note, sources) or say in "
+                             "'no_norm' why none exists: one of them")
+        if self.unit == "faults":
+            if not self.faults:
+                raise ValueError("a test scored in faults lists them under 'faults'")
+            if self.imbalance.faults is None:
+                raise ValueError("a test scored in faults gives its imbalance as 'faults: N'")
+            if self.most is not None:
+                raise ValueError("a test scored in faults takes its most from its faults; "
+                                 "remove 'most'")
+        else:
+            if self.faults:
+                raise ValueError(f"only a test scored in faults lists faults, not one in "
+                                 f"{self.unit}")
+            if self.imbalance.percent is None:
+                raise ValueError(f"a test scored in {self.unit} gives its imbalance as "
+                                 "'percent: N'")
+            if self.most is None:
+                raise ValueError(f"give 'most': the largest plausible result in {self.unit}")
+        if len({f.id for f in self.faults}) != len(self.faults):
+            raise ValueError("two faults share an id")
+        return self
+
+    @property
+    def higher_is_better(self) -> bool:
+        return self.unit != "faults"
+
+    @property
+    def ceiling(self) -> float:
+        """The most a side can score."""
+        return float(len(self.faults)) if self.unit == "faults" else float(self.most or 0)
+
+
 # -- mappings: how an external exercise dataset is imported (kbrun kb import) --------------------
 
 class MuscleTerm(Strict):
@@ -635,6 +737,7 @@ SECTIONS: dict[str, tuple[str, type[Strict]]] = {
     "rules": ("rule", RuleSpec),
     "selection": ("selection", Selection),
     "planning": ("planning", Planning),
+    "tests": ("test", FieldTest),
     "mappings": ("mapping", DatasetMapping),
 }
 KIND_SECTION = {kind: section for section, (kind, _model) in SECTIONS.items()}

@@ -44,7 +44,8 @@ def exercise_seconds(prescription: Prescription, category: Category, timing: Tim
     per_set = work * 2 + timing.side_switch_s if prescription.per_side else work
     rest = DEFAULT_REST_S if prescription.rest_s is None else prescription.rest_s
     sets = prescription.sets
-    return math.ceil(timing.setup_s + sets * per_set + max(0, sets - 1) * rest)
+    extra = prescription.side_sets * (work + rest) if prescription.per_side else 0
+    return math.ceil(timing.setup_s + sets * per_set + max(0, sets - 1) * rest + extra)
 
 
 def minutes(seconds: float) -> int:

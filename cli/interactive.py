@@ -1,0 +1,144 @@
+"""`kbrun assess --interactive`: asks for each test's result, side by side, showing how to do the
+test; every answer is checked as it is typed and written to the results file at once, so a
+runner who stops (q, Ctrl-D, Ctrl-C, a closed terminal) loses nothing and the same command goes
+on where they left off."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import typer
+
+from kbrun.cli.render import terminal_text
+
+if TYPE_CHECKING:
+    from kbrun.engine.assessment import Assessment
+    from kbrun.engine.knowledge import KnowledgeBase
+    from kbrun.engine.schema import FieldTest
+
+QUIT = ("q", "quit", "exit")
+SKIP = ("s", "skip")
+HELP = ("?", "h", "help")
+_HINT = {"reps": "repetitions", "seconds": "seconds, e.g. 75 or 1:15", "cm": "centimetres",
+         "faults": "faults seen, e.g. knee-in+pelvis-drop, or none"}
+
+
+class _Stop(Exception):
+    """The runner asked to stop (or the input ended)."""
+
+
+def _say(text: str = "") -> None:
+    typer.echo(terminal_text(text) if text else "")
+
+
+def _ask(prompt: str) -> str:
+    try:
+        return input(prompt)
+    except (EOFError, KeyboardInterrupt):
+        raise _Stop from None
+
+
+def current(assessments: list[Assessment], date: dt.date | None, today: dt.date,
+            tests: list[str]) -> tuple[Assessment, bool]:
+    """The assessment to fill in, and whether it is one already begun: the one of `date` when
+    given; else the latest, when some test of it is neither done nor skipped; else a new one
+    dated today."""
+    from kbrun.engine.assessment import Assessment
+
+    if date is not None:
+        found = next((a for a in assessments if a.date == date), None)
+        return (found, True) if found is not None else (Assessment(date), False)
+    if assessments:
+        latest = assessments[-1]
+        if _open_tests(latest, tests):
+            return latest, True
+    return Assessment(today), False
+
+
+def _open_tests(assessment: Assessment, tests: list[str]) -> list[str]:
+    return [t for t in tests if t not in assessment.skipped
+            and not ((r := assessment.result(t)) is not None and r.complete)]
+
+
+def _show(test: FieldTest) -> None:
+    _say()
+    _say(f"== {test.name} ({test.id}): {test.measures}")
+    for number, step in enumerate(test.how, 1):
+        _say(f"  {number}. {step}")
+    _say(f"  Score: {test.score}")
+    if test.faults:
+        _say("  Faults: " + "; ".join(f"{f.id} ({f.name})" for f in test.faults))
+    if test.caution:
+        _say(f"  Caution: {test.caution}")
+
+
+def run(kb: KnowledgeBase, path: Path, *, date: dt.date | None, today: dt.date,
+        ask: Callable[[str], str] = _ask) -> bool:
+    """Ask for the results still missing and save each answer to `path`; True when every test
+    is done or skipped, False when the runner stopped first."""
+    from kbrun.engine.assessment import (
+        AssessmentError,
+        TestResult,
+        parse_value,
+        read_results,
+        write_results,
+    )
+
+    tests = list(kb.tests)
+    earlier = read_results(kb, path) if path.exists() else []
+    assessment, begun = current(earlier, date, today, tests)
+    others = [a for a in earlier if a.date != assessment.date]
+    left_open = _open_tests(assessment, tests)
+    if begun:
+        _say(f"Going on with the assessment of {assessment.date.isoformat()} in {path}: "
+             f"{len(tests) - len(left_open)} of {len(tests)} tests done.")
+    else:
+        _say(f"New assessment dated {assessment.date.isoformat()}, saved to {path} after "
+             "every answer.")
+    _say("Type q to stop (your answers are kept), s to skip a test, ? to see how to do it "
+         "again.")
+
+    def save(updated: Assessment) -> Assessment:
+        write_results(path, [*others, updated])
+        return updated
+
+    try:
+        for test_id in left_open:
+            test = kb.tests[test_id]
+            _show(test)
+            result = assessment.result(test_id) or TestResult(test_id)
+            for side in ("left", "right"):
+                if result.side(side) is not None:  # type: ignore[arg-type]
+                    continue
+                while True:
+                    answer = ask(f"{test.name}, {side} ({_HINT[test.unit]}): ").strip()
+                    if answer.lower() in QUIT:
+                        raise _Stop
+                    if answer.lower() in HELP:
+                        _show(test)
+                        continue
+                    if answer.lower() in SKIP:
+                        assessment = save(assessment.with_skipped(test_id))
+                        _say(f"  skipped {test.name}")
+                        break
+                    try:
+                        value = parse_value(test, answer, side)  # type: ignore[arg-type]
+                    except AssessmentError as err:
+                        _say(f"  ! {err}")
+                        continue
+                    result = (TestResult(test_id, value, result.right) if side == "left"
+                              else TestResult(test_id, result.left, value))
+                    assessment = save(assessment.with_result(result))
+                    break
+                if test_id in assessment.skipped:
+                    break
+    except _Stop:
+        done = len(tests) - len(_open_tests(assessment, tests))
+        _say()
+        _say(f"Stopped. Your answers are saved in {path} ({done} of {len(tests)} tests done); "
+             "run the same command to go on.")
+        return False
+    return True
