@@ -18,6 +18,7 @@ from typer.core import TyperGroup
 
 from kbrun.cli.options import (
     AllowSafetyOpt,
+    AssessmentOpt,
     DayOpt,
     EquipmentOpt,
     Format,
@@ -190,7 +191,7 @@ def profile_of(kb: KnowledgeBase, options: dict[str, Any]) -> Profile:
         goals=options["goal"], phase=options["phase"], level=options["level"],
         equipment=options["equipment"], setting=options["setting"],
         red_flags=options["red_flag"], pain=options["pain"], limit=options["limit"],
-        stage=options["stage"], minutes=options["minutes"])
+        stage=options["stage"], minutes=options["minutes"], assessment=options["assessment"])
 
 
 def _date(text: str | None, option: str) -> dt.date | None:
@@ -233,7 +234,7 @@ def advise(
     phase: PhaseOpt = None, level: LevelOpt = None, equipment: EquipmentOpt = None,
     setting: SettingOpt = None, red_flag: RedFlagOpt = None, pain: PainOpt = None,
     stage: StageOpt = None, limit: LimitOpt = None, minutes: MinutesOpt = None,
-    profile: ProfileOpt = None, kb: KbOpt = None,
+    assessment: AssessmentOpt = None, profile: ProfileOpt = None, kb: KbOpt = None,
     allow_safety_changes: AllowSafetyOpt = False,
     format: FormatOpt = Format.text,
     trace: Annotated[bool, typer.Option("--trace", help="Include every rule firing in order.")
@@ -262,7 +263,7 @@ def advise(
     knowledge = load(kb, allow_safety_changes)
     if batch is not None:
         flags = (symptom, injury, goal, phase, level, equipment, setting, red_flag, pain, stage,
-                 limit, minutes, profile)
+                 limit, minutes, profile, assessment)
         if any(f not in (None, []) for f in flags):
             raise typer.BadParameter("profile options cannot be combined with --batch; put "
                                      "them in each line", param_hint="'--batch'")
@@ -287,7 +288,7 @@ def _explanation_command(name: str, answer: str, doc: str) -> None:
         phase: PhaseOpt = None, level: LevelOpt = None, equipment: EquipmentOpt = None,
         setting: SettingOpt = None, red_flag: RedFlagOpt = None, pain: PainOpt = None,
         stage: StageOpt = None, limit: LimitOpt = None, minutes: MinutesOpt = None,
-        profile: ProfileOpt = None, kb: KbOpt = None,
+        assessment: AssessmentOpt = None, profile: ProfileOpt = None, kb: KbOpt = None,
         allow_safety_changes: AllowSafetyOpt = False,
         format: FormatOpt = Format.text,
         week: WeekOpt = None, day: DayOpt = None,
@@ -329,7 +330,7 @@ def plan(
     phase: PhaseOpt = None, level: LevelOpt = None, equipment: EquipmentOpt = None,
     setting: SettingOpt = None, red_flag: RedFlagOpt = None, pain: PainOpt = None,
     stage: StageOpt = None, limit: LimitOpt = None, minutes: MinutesOpt = None,
-    profile: ProfileOpt = None, kb: KbOpt = None,
+    assessment: AssessmentOpt = None, profile: ProfileOpt = None, kb: KbOpt = None,
     allow_safety_changes: AllowSafetyOpt = False,
     race_date: RaceDateOpt = None, weeks: WeeksOpt = None, start: StartOpt = None,
     hard_days: HardDaysOpt = None, long_run: LongRunOpt = None, rest_days: RestDaysOpt = None,

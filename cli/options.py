@@ -187,6 +187,10 @@ ProfileOpt = Annotated[Path | None, typer.Option(
 MinutesOpt = Annotated[int | None, typer.Option(
     "--minutes", help="Time budget of a session in minutes (5-180): exercises that would run "
     "past it are left out.", rich_help_panel=PROFILE, parser=whole_number, metavar="M")]
+AssessmentOpt = Annotated[Path | None, typer.Option(
+    "--assessment", metavar="FILE", help="Results of your field tests (kbrun assess: a "
+    "results file or its JSON): weak muscles come into focus, the weaker side gets more.",
+    rich_help_panel=PROFILE)]
 
 # -- plan ----------------------------------------------------------------------------------------
 

@@ -26,6 +26,7 @@ characters (other than the line breaks kbrun put there itself) made visible the 
 from __future__ import annotations
 
 import codecs
+import datetime as dt
 import json
 import os
 import re
@@ -349,6 +350,25 @@ def _extra_dose(rec: Any) -> str:
     return "; ".join(parts)
 
 
+def _assessment_notes(profile: Profile, esc: Escape) -> list[str]:
+    """What the runner's field tests found, one line each, and the next re-test."""
+    report = profile.assessment
+    if report is None:
+        return []
+    when = report.date.isoformat() if report.date else "no date"
+    if not report.findings:
+        lines = [f"Assessment {when}: no weakness or imbalance found."]
+    else:
+        lines = [f"Assessment {when}: {esc(f.summary)} (certainty {f.certainty:.2f})"
+                 for f in report.findings]
+    tested = [r for r in report.retests if r.reason != "not tested yet"]
+    if tested:
+        first = tested[0]
+        lines.append(f"Re-test {esc(first.name)} by {first.due.isoformat()}"
+                     + (" (due now)" if first.due <= dt.date.today() else ""))
+    return lines
+
+
 def advice(result: Advice, kb: KnowledgeBase, fmt: str, *, trace: bool = False) -> None:
     """Print advice in the chosen format."""
     if fmt == "json":
@@ -378,6 +398,8 @@ def advice(result: Advice, kb: KnowledgeBase, fmt: str, *, trace: bool = False) 
     for protocol in result.protocols:
         out.print(_line("Protocol: ", protocol.name, " — ", protocol.summary, " (",
                         ", ".join(map(terminal_text, protocol.sources)), ")"))
+    for line in _assessment_notes(result.profile, terminal_text):
+        out.print(_line(line))
     protected = [f.id for f in result.findings if f.kind == "protected-region"]
     if protected:
         out.print(_line("Protected regions: ", ", ".join(map(terminal_text, protected))))
@@ -444,6 +466,9 @@ def advice_markdown(result: Advice, *, trace: bool = False) -> str:
     for protocol in result.protocols:
         lines += [f"Protocol: **{md(protocol.name)}** — {md(protocol.summary)} "
                   f"({md(protocol.sources)})", ""]
+    notes = _assessment_notes(result.profile, md)
+    if notes:
+        lines += [*notes, ""]
     if not result.recommendations:
         lines += ["**No exercise session.** See the warnings.", ""]
     for section in result.sections:
@@ -969,7 +994,8 @@ def _week_title(week: PlannedWeek, esc: Escape) -> str:
 
     label = week_label(week)
     return (f"Week {week.week} · {week.start.isoformat()} · {esc(week.phase)}"
-            + (f" · {esc(label)}" if label else ""))
+            + (f" · {esc(label)}" if label else "")
+            + (f" · re-test {esc(', '.join(week.retests))}" if week.retests else ""))
 
 
 def _session_title(session: PlannedSession, esc: Escape) -> str:

@@ -266,17 +266,20 @@ def parse_result(kb: KnowledgeBase, text: str) -> TestResult:
         raise AssessmentError(
             f"{option} '{_short(text)}': give two results, the left then the right, separated "
             "by a comma", suggestion=f"e.g. {test.id}={_EXAMPLE_PAIR[test.unit]}")
-    sides: list[str] = []
+    labels: list[str | None] = []
     for index, part in enumerate(parts):
         label = _LABEL.match(part.lower())
-        if label and not (test.unit == "faults" and part.lower() in ("l", "r")):
-            sides.append("left" if label["label"].startswith("l") else "right")
+        if label and label["value"].strip():
+            labels.append("left" if label["label"].startswith("l") else "right")
             parts[index] = label["value"].strip()
-    if sides and sides != ["left", "right"]:
+        else:
+            labels.append(None)
+    if labels[0] == "right" or labels[1] == "left":
+        left_value = parts[labels.index("left")] if "left" in labels else parts[1]
+        right_value = parts[labels.index("right")] if "right" in labels else parts[0]
         raise AssessmentError(
             f"{option} '{_short(text)}': the left result comes first ({FORMAT})",
-            suggestion=f"write {test.id}=L{parts[sides.index('left')] if 'left' in sides else '..'}"
-                       f",R{parts[sides.index('right')] if 'right' in sides else '..'}")
+            suggestion=f"write {test.id}=L{left_value},R{right_value}")
     left = parse_value(test, parts[0], "left", option)
     right = parse_value(test, parts[1], "right", option)
     return TestResult(test.id, left, right)
@@ -481,6 +484,8 @@ def write_results(path: str | Path, assessments: Iterable[Assessment]) -> None:
     if file.suffix.lower() == ".json":
         text = json.dumps(document, indent=2, ensure_ascii=False) + "\n"
     else:
+        for item in document["assessments"]:   # YAML writes a date as a date, unquoted
+            item["date"] = dt.date.fromisoformat(item["date"])
         text = ("# kbrun assess results: one entry per day of testing (docs/assess.md)\n"
                 + yaml.safe_dump(document, sort_keys=False, allow_unicode=True))
     folder = file.parent if str(file.parent) else Path(".")

@@ -635,6 +635,8 @@ class PlannedWeek(TypedDict):
     reasons: list[str]
     rules: list[str]
     """The rules behind its days, dose and exercise moves."""
+    retests: list[str]
+    """The field tests due again this week (from --assessment FILE; kbrun assess)."""
 
 
 @closed

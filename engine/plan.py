@@ -357,6 +357,7 @@ class PlannedWeek:
     advice: Advice = field(repr=False)
     profile: Profile = field(repr=False)       # the profile this week was consulted with
     load_pct: int = 0
+    retests: tuple[str, ...] = ()              # field tests due again this week (kbrun assess)
 
     @property
     def volume(self) -> int:
@@ -373,7 +374,18 @@ class PlannedWeek:
                 "load_increase_pct": self.load_pct, "volume_sets": self.volume,
                 "sessions": [s.to_dict() for s in self.sessions],
                 "days": [d.to_dict() for d in self.days],
-                "reasons": list(self.reasons), "rules": list(self.rules)}
+                "reasons": list(self.reasons), "rules": list(self.rules),
+                "retests": list(self.retests)}
+
+
+def retests_due(profile: Profile, monday: dt.date, first: bool) -> list[tuple[str, str]]:
+    """The field tests of the runner's assessment due again in the week from `monday` (the
+    first week also takes those already due), each with why then."""
+    if profile.assessment is None:
+        return []
+    end = monday + dt.timedelta(days=7)
+    return [(r.test, r.reason) for r in profile.assessment.retests
+            if r.reason != "not tested yet" and r.due < end and (first or r.due >= monday)]
 
 
 @dataclass
@@ -595,9 +607,15 @@ def build_plan(kb: KnowledgeBase, profile: Profile, request: PlanRequest) -> Pla
                 if step.note and step.changes:
                     reasons.append(f"dose: {step.note} ({step.rule})")
                     rules.append(step.rule)
+        due = retests_due(profile, monday, number == 1)
+        if due:
+            reasons.append("re-test " + ", ".join(f"{test} ({why})" for test, why in due)
+                           + ": then plan again with the new results (kbrun assess --results "
+                             "FILE --result ... --save)")
         weeks.append(PlannedWeek(number, monday, phase, block_week, deload, sessions, verdicts,
                                  list(dict.fromkeys(reasons)), list(dict.fromkeys(rules)),
-                                 advice, week_profile, load_pct))
+                                 advice, week_profile, load_pct,
+                                 tuple(test for test, _why in due)))
         held = {r.exercise for r in strength} if chosen else set()
         practised = {e: practised.get(e, 0) + 1 for e in held}
         for w in advice.warnings:
