@@ -81,7 +81,7 @@ def run(kb: KnowledgeBase, path: Path, *, date: dt.date | None, today: dt.date,
     is done or skipped, False when the runner stopped first."""
     from kbrun.engine.assessment import (
         AssessmentError,
-        TestResult,
+        FieldResult,
         parse_value,
         read_results,
         write_results,
@@ -109,7 +109,7 @@ def run(kb: KnowledgeBase, path: Path, *, date: dt.date | None, today: dt.date,
         for test_id in left_open:
             test = kb.tests[test_id]
             _show(test)
-            result = assessment.result(test_id) or TestResult(test_id)
+            result = assessment.result(test_id) or FieldResult(test_id)
             for side in ("left", "right"):
                 if result.side(side) is not None:  # type: ignore[arg-type]
                     continue
@@ -129,8 +129,8 @@ def run(kb: KnowledgeBase, path: Path, *, date: dt.date | None, today: dt.date,
                     except AssessmentError as err:
                         _say(f"  ! {err}")
                         continue
-                    result = (TestResult(test_id, value, result.right) if side == "left"
-                              else TestResult(test_id, result.left, value))
+                    result = (FieldResult(test_id, value, result.right) if side == "left"
+                              else FieldResult(test_id, result.left, value))
                     assessment = save(assessment.with_result(result))
                     break
                 if test_id in assessment.skipped:

@@ -42,7 +42,7 @@ class AssessmentError(KbrunError):
 # -- results ------------------------------------------------------------------------------------
 
 @dataclass(frozen=True)
-class TestResult:
+class FieldResult:
     """One test's result on each side; a side not yet given is None (an interactive assessment
     under way)."""
 
@@ -63,13 +63,13 @@ class Assessment:
     """The results of the tests done on one day, and the tests skipped that day."""
 
     date: dt.date
-    results: tuple[TestResult, ...] = ()
+    results: tuple[FieldResult, ...] = ()
     skipped: tuple[str, ...] = ()
 
-    def result(self, test: str) -> TestResult | None:
+    def result(self, test: str) -> FieldResult | None:
         return next((r for r in self.results if r.test == test), None)
 
-    def with_result(self, result: TestResult) -> Assessment:
+    def with_result(self, result: FieldResult) -> Assessment:
         """This assessment with `result` in place of the test's earlier one (or added)."""
         others = tuple(r for r in self.results if r.test != result.test)
         return replace(self, results=(*others, result),
@@ -251,7 +251,7 @@ def find_test(kb: KnowledgeBase, text: str, context: str = "") -> FieldTest:
     raise error
 
 
-def parse_result(kb: KnowledgeBase, text: str) -> TestResult:
+def parse_result(kb: KnowledgeBase, text: str) -> FieldResult:
     """A `--result` value, `TEST=LEFT,RIGHT` (`heel-raise-test=14,20`; each value may carry its
     side, `L14,R20`, which must come left first)."""
     option = "--result"
@@ -282,7 +282,7 @@ def parse_result(kb: KnowledgeBase, text: str) -> TestResult:
             suggestion=f"write {test.id}=L{left_value},R{right_value}")
     left = parse_value(test, parts[0], "left", option)
     right = parse_value(test, parts[1], "right", option)
-    return TestResult(test.id, left, right)
+    return FieldResult(test.id, left, right)
 
 
 _EXAMPLE_PAIR = {"reps": "22,25", "seconds": "75,80", "cm": "150,160",
@@ -293,7 +293,7 @@ def assessment_from_options(kb: KnowledgeBase, results: Sequence[str], date: dt.
                             ) -> Assessment:
     """The assessment the `--result` options give, dated `date`; a test given twice is an
     error."""
-    parsed: list[TestResult] = []
+    parsed: list[FieldResult] = []
     for text in results:
         result = parse_result(kb, text)
         if any(r.test == result.test for r in parsed):
@@ -416,7 +416,7 @@ def _assessment(kb: KnowledgeBase, item: Any, where: str) -> Assessment:
         raise AssessmentError(f"{_at(item, 'results', where)}: 'results' must map each test to "
                               "its left and right result",
                               suggestion="write 'heel-raise-test: {left: 14, right: 20}'")
-    parsed: list[TestResult] = []
+    parsed: list[FieldResult] = []
     for name, pair in results.items():
         at = _at(results, name, where)
         test = find_test(kb, str(name), context=at)
@@ -448,14 +448,14 @@ def parse_date(raw: Any, where: str) -> dt.date:
                           suggestion="give the day of the tests, e.g. 'date: 2026-11-21'")
 
 
-def _pair(test: FieldTest, pair: Any, where: str) -> TestResult:
+def _pair(test: FieldTest, pair: Any, where: str) -> FieldResult:
     if isinstance(pair, str):
         parts = [p.strip() for p in pair.split(",")]
         if len(parts) == 2 and all(parts):
-            return TestResult(test.id, parse_value(test, parts[0], "left", where),
+            return FieldResult(test.id, parse_value(test, parts[0], "left", where),
                               parse_value(test, parts[1], "right", where))
     if isinstance(pair, list) and len(pair) == 2 and test.unit != "faults":
-        return TestResult(test.id, parse_value(test, pair[0], "left", where),
+        return FieldResult(test.id, parse_value(test, pair[0], "left", where),
                           parse_value(test, pair[1], "right", where))
     if isinstance(pair, Mapping):
         extra = [k for k in pair if k not in SIDES]
@@ -464,7 +464,7 @@ def _pair(test: FieldTest, pair: Any, where: str) -> TestResult:
                                   suggestion="give 'left' and 'right'")
         values = {side: None if pair.get(side) is None
                   else parse_value(test, pair[side], side, where) for side in SIDES}
-        return TestResult(test.id, values["left"], values["right"])
+        return FieldResult(test.id, values["left"], values["right"])
     raise AssessmentError(f"{where}: {test.id}: give the left and the right result",
                           suggestion=f"write '{test.id}: {{left: ..., right: ...}}'")
 
@@ -556,7 +556,7 @@ class Finding:
                 "sources": list(self.sources)}
 
 
-def read_test(test: FieldTest, result: TestResult, date: dt.date
+def read_test(test: FieldTest, result: FieldResult, date: dt.date
               ) -> tuple[Reading, list[Finding]]:
     """One complete result read against the test: its reading and its findings."""
     assert result.left is not None and result.right is not None
@@ -632,7 +632,7 @@ def _other(side: Side) -> Side:
     return "right" if side == "left" else "left"
 
 
-def _weak_summary(test: FieldTest, result: TestResult, weak: list[Side],
+def _weak_summary(test: FieldTest, result: FieldResult, weak: list[Side],
                   below: list[float | None]) -> str:
     assert test.norm is not None
     parts = []
@@ -652,7 +652,7 @@ def _weak_summary(test: FieldTest, result: TestResult, weak: list[Side],
     return f"{test.name}: {where} past the norm of {limit} ({'; '.join(parts)})"
 
 
-def _reading_summary(test: FieldTest, result: TestResult, below: list[float | None],
+def _reading_summary(test: FieldTest, result: FieldResult, below: list[float | None],
                      gap: float, weaker: Side | None) -> str:
     assert result.left is not None and result.right is not None
     text = f"left {shown(test, result.left)}, right {shown(test, result.right)}"
