@@ -111,7 +111,7 @@ def run(kb: KnowledgeBase, path: Path, *, date: dt.date | None, today: dt.date,
             _show(test)
             result = assessment.result(test_id) or FieldResult(test_id)
             for side in ("left", "right"):
-                if result.side(side) is not None:  # type: ignore[arg-type]
+                if result.side(side) is not None:
                     continue
                 while True:
                     answer = ask(f"{test.name}, {side} ({_HINT[test.unit]}): ").strip()
@@ -125,7 +125,7 @@ def run(kb: KnowledgeBase, path: Path, *, date: dt.date | None, today: dt.date,
                         _say(f"  skipped {test.name}")
                         break
                     try:
-                        value = parse_value(test, answer, side)  # type: ignore[arg-type]
+                        value = parse_value(test, answer, side)
                     except AssessmentError as err:
                         _say(f"  ! {err}")
                         continue

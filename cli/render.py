@@ -468,7 +468,7 @@ def advice_markdown(result: Advice, *, trace: bool = False) -> str:
                   f"({md(protocol.sources)})", ""]
     notes = _assessment_notes(result.profile, md)
     if notes:
-        lines += [*notes, ""]
+        lines += [*(f"- {note}" for note in notes), ""]
     if not result.recommendations:
         lines += ["**No exercise session.** See the warnings.", ""]
     for section in result.sections:

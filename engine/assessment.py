@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
 from kbrun.engine.errors import KbrunError, Loc, UnknownId
-from kbrun.engine.schema import SIDES, FieldTest, Side
+from kbrun.engine.schema import SIDES, FieldTest, Side, TestUnit
 
 if TYPE_CHECKING:
     from kbrun.engine import contract
@@ -507,7 +507,7 @@ class Reading:
 
     test: str
     name: str
-    unit: str
+    unit: TestUnit
     left: Value
     right: Value
     norm: float | None

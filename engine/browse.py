@@ -18,6 +18,7 @@ LISTABLE = {
     "goals": "goal", "phases": "phase", "equipment": "equipment", "rules": "rule",
     "red-flags": "red-flag", "levels": "level", "qualities": "quality", "sources": "source",
     "claims": "claim", "facts": "fact", "protocols": "protocol", "conditions": "condition",
+    "tests": "test",
 }
 # the attributes shown as columns in a listing, per kind
 _COLUMNS = {
@@ -36,6 +37,7 @@ _COLUMNS = {
     "red-flag": ("urgency",),
     "protocol": ("injury", "stages", "needs", "rank"),
     "condition": ("urgency", "protects"),
+    "test": ("measures", "unit", "muscles"),
 }
 
 

@@ -239,6 +239,7 @@ def prescribe(exercise: Exercise, decisions: list[RuledDecision], sessions: Span
     notes: list[str] = []
     ceilings: list[RuledDecision] = []
     side_notes: set[str] = set()   # the notes of decisions giving a side more sets
+    sides: set[str] = set()        # the sides they give more
     for decision, rule in decisions:
         if not decision.applies_to(exercise):
             continue
@@ -251,6 +252,8 @@ def prescribe(exercise: Exercise, decisions: list[RuledDecision], sessions: Span
         for name, value in settings:
             if name in ("side", "side_sets") and not base.per_side:
                 continue  # only single-leg work can give one side more
+            if name == "side":
+                sides.add(value)
             if not protocol and name in ("reps_min", "reps_max") and dose["reps_min"] is None:
                 continue  # a phase does not turn a hold into reps
             if not protocol and name in ("hold_min", "hold_max") and dose["hold_min"] is None:
@@ -302,6 +305,10 @@ def prescribe(exercise: Exercise, decisions: list[RuledDecision], sessions: Span
                 notes.append(decision.note)
             steps.append(DoseStep(rule, decision.priority, tuple(changes), decision.follows,
                                   decision.note, cap=True))
+    if len(sides) > 1 and dose["side_sets"]:
+        # tests that disagree on the weaker side give neither side more
+        dose["side_sets"] = 0
+        notes.append("the tests disagree on the weaker side: both sides get the same sets")
     if not dose["side_sets"]:
         dose["side"] = None
         notes = [note for note in notes if note not in side_notes]

@@ -29,16 +29,17 @@ FAVOURS = "favours"                # goal -> quality
 SIGNALS = "signals"                # red flag -> condition    symptoms ("any": the flag alone)
 TREATS = "treats"                  # protocol -> injury       stages, rank, needs
 DOSES = "doses"                    # protocol -> exercise     the protocol's dose
+MEASURES = "measures"              # field test -> muscle     faults (those that point to it)
 RELATIONS = (TARGETS, IMPLICATES, SUGGESTS, OPPOSES, PROGRESSES_TO, REQUIRES,
-             CONTRAINDICATED_FOR, DEVELOPS, FAVOURS, SIGNALS, TREATS, DOSES)
+             CONTRAINDICATED_FOR, DEVELOPS, FAVOURS, SIGNALS, TREATS, DOSES, MEASURES)
 
 ROLE_WEIGHT = {"primary": 1.0, "secondary": 0.5}
 _NODE_KINDS = ("source", "muscle", "exercise", "injury", "symptom", "red-flag", "condition",
-               "protocol", "phase", "goal", "quality", "level", "equipment", "claim")
+               "protocol", "phase", "goal", "quality", "level", "equipment", "claim", "test")
 # Fields that become edges rather than node attributes.
 _EDGE_FIELDS = {"targets", "equipment", "progresses_to", "regresses_to", "qualities", "opposes",
                 "suggested_by", "implicates", "contraindications", "favours", "sources", "id",
-                "signs", "doses"}
+                "signs", "doses", "muscles", "faults", "norm", "imbalance", "how"}
 
 
 def source_ids(refs: list[SourceRef]) -> list[str]:
@@ -117,6 +118,17 @@ def build_graph(kb: KnowledgeBase) -> KbGraph:
         for dose in protocol.doses:
             graph.add_edge(protocol.id, dose.exercise, key=DOSES,
                            dose=dose.model_dump(mode="json"), sources=cited)
+
+    for test in kb.tests.values():
+        cited = source_ids(test.sources)
+        pointed: dict[str, list[str]] = {m: [] for m in test.muscles}
+        for fault in test.faults:
+            for muscle in fault.muscles:
+                pointed.setdefault(muscle, []).append(fault.id)
+        for muscle, faults in pointed.items():
+            graph.add_edge(test.id, muscle, key=MEASURES, faults=faults, sources=cited)
+        for item in test.equipment:
+            graph.add_edge(test.id, item, key=REQUIRES, any_of=False, sources=cited)
 
     for goal in kb.goals.values():
         for quality in goal.favours:

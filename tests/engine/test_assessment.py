@@ -309,3 +309,16 @@ def test_a_bilateral_weakness_brings_the_muscle_into_focus_without_a_side(kb):
     assert focus["hamstrings"].certainty > plain["hamstrings"].certainty
     assert any("single-leg-bridge-test" in cause for cause in focus["hamstrings"].causes)
     assert all(r.prescription.sets_by_side is None for r in advice.recommendations)
+
+
+def test_tests_that_disagree_on_the_weaker_side_give_neither_side_more(kb):
+    # the heel raise finds the left calf weaker, the hop the right leg (calves among its muscles)
+    report = report_of(kb, "heel-raise-test=14,20", "single-leg-hop-test=160,110")
+    advice = advise(make_profile(kb, limit=10, assessment=report), kb)
+    calf = [r for r in advice.recommendations
+            if {"gastrocnemius", "soleus"} & set(r.targets) and kb.exercises[r.exercise].unilateral
+            and r.slot]
+    assert calf
+    for rec in calf:
+        assert rec.prescription.sets_by_side is None
+        assert any("disagree" in note for note in rec.prescription.notes)
