@@ -19,9 +19,11 @@ show a long line wrapped as a narrower terminal would, since each wrapped piece 
 substring of the logical line.
 
 Commands whose file arguments do not exist in the repository (a file the doc has the reader
-create, such as `runners.jsonl` or `my-kb/`) are skipped with the file named. `kb import`
-runs in a temporary folder (with the dataset path taken from the repository root), and later
-commands of the same doc that use its `--out` folder run there too.
+create, such as `runners.jsonl`, `my-kb/` or a results file `my-results.yaml`) are skipped with
+the file named. So that no doc command writes into the repository, `kbrun assess --save` and
+`--interactive` must name a `--results` file that is not in it (the command is then skipped).
+`kb import` runs in a temporary folder (with the dataset path taken from the repository root),
+and later commands of the same doc that use its `--out` folder run there too.
 
 A command that is known to be stale in a doc this test's author may not edit is listed in
 KNOWN_STALE and runs as a strict xfail: it fails loudly once the doc is fixed, so the entry
@@ -52,7 +54,7 @@ SHELL_BLOCKS = {"", "console", "bash", "text", "shell", "sh"}
 ELISION = re.compile(r"\.\.\.|…")
 BOX = {chr(c) for c in range(0x2500, 0x2580)}          # the Unicode box-drawing block
 VERTICAL = set("│┃║╎╏┆┇┊┋")
-FILE_OPTIONS = {"--kb", "--batch", "--profile", "--dataset"}
+FILE_OPTIONS = {"--kb", "--batch", "--profile", "--dataset", "--assessment", "--results"}
 WIDE = "10000"                                         # columns: no logical line wraps
 
 
@@ -313,6 +315,16 @@ def test_doc_command(command: Command, workspace: Workspace, monkeypatch) -> Non
 
 
 # --- the checker itself ----------------------------------------------------------------------
+
+def test_no_doc_command_saves_results_into_the_repository():
+    saving = [f"{command.id}: `{command.text}` would write {name}, a file of the repository; "
+              "name a results file that is not in it"
+              for command in ALL if command.args[:1] == ["assess"]
+              and {"--save", "--interactive", "-i"} & set(command.args)
+              for name in [_option(command.args, "--results")]
+              if name is not None and (REPO / name).exists()]
+    assert not saving, "\n".join(saving)
+
 
 def test_the_docs_have_commands_to_check():
     assert len(ALL) >= 20
