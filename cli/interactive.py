@@ -22,6 +22,8 @@ if TYPE_CHECKING:
 QUIT = ("q", "quit", "exit")
 SKIP = ("s", "skip")
 HELP = ("?", "h", "help")
+# an unfinished assessment is gone on with for a week; later, a new day starts (--date goes back)
+RESUME_WITHIN = dt.timedelta(days=7)
 _HINT = {"reps": "repetitions", "seconds": "seconds, e.g. 75 or 1:15", "cm": "centimetres",
          "faults": "faults seen, e.g. knee-in+pelvis-drop, or none"}
 
@@ -37,15 +39,15 @@ def _say(text: str = "") -> None:
 def _ask(prompt: str) -> str:
     try:
         return input(prompt)
-    except (EOFError, KeyboardInterrupt):
-        raise _Stop from None
+    except (EOFError, KeyboardInterrupt, RuntimeError, OSError):
+        raise _Stop from None    # end of input, Ctrl-C, or no stdin at all
 
 
 def current(assessments: list[Assessment], date: dt.date | None, today: dt.date,
             tests: list[str]) -> tuple[Assessment, bool]:
     """The assessment to fill in, and whether it is one already begun: the one of `date` when
-    given; else the latest, when some test of it is neither done nor skipped; else a new one
-    dated today."""
+    given; else the latest, when some test of it is neither done nor skipped and it is at most
+    RESUME_WITHIN old; else a new one dated today."""
     from kbrun.engine.assessment import Assessment
 
     if date is not None:
@@ -53,9 +55,16 @@ def current(assessments: list[Assessment], date: dt.date | None, today: dt.date,
         return (found, True) if found is not None else (Assessment(date), False)
     if assessments:
         latest = assessments[-1]
-        if _open_tests(latest, tests):
+        if _open_tests(latest, tests) and today - latest.date <= RESUME_WITHIN:
             return latest, True
     return Assessment(today), False
+
+
+def ordered(kb: KnowledgeBase) -> list[str]:
+    """The tests in the order a session does them: movement quality and power first, while
+    fresh (faults, then distance), then the tests to fatigue."""
+    rank = {"faults": 0, "cm": 1}
+    return sorted(kb.tests, key=lambda t: (rank.get(kb.tests[t].unit, 2), t))
 
 
 def _open_tests(assessment: Assessment, tests: list[str]) -> list[str]:
@@ -69,6 +78,8 @@ def _show(test: FieldTest) -> None:
     for number, step in enumerate(test.how, 1):
         _say(f"  {number}. {step}")
     _say(f"  Score: {test.score}")
+    if test.partner:
+        _say("  You need a partner for this one.")
     if test.faults:
         _say("  Faults: " + "; ".join(f"{f.id} ({f.name})" for f in test.faults))
     if test.caution:
@@ -84,13 +95,12 @@ def run(kb: KnowledgeBase, path: Path, *, date: dt.date | None, today: dt.date,
         FieldResult,
         parse_value,
         read_results,
-        write_results,
+        save_assessment,
     )
 
-    tests = list(kb.tests)
+    tests = ordered(kb)
     earlier = read_results(kb, path) if path.exists() else []
     assessment, begun = current(earlier, date, today, tests)
-    others = [a for a in earlier if a.date != assessment.date]
     left_open = _open_tests(assessment, tests)
     if begun:
         _say(f"Going on with the assessment of {assessment.date.isoformat()} in {path}: "
@@ -100,9 +110,14 @@ def run(kb: KnowledgeBase, path: Path, *, date: dt.date | None, today: dt.date,
              "every answer.")
     _say("Type q to stop (your answers are kept), s to skip a test, ? to see how to do it "
          "again.")
+    _say("Test rested (not after a hard run) and warmed up, in the same shoes, on the same "
+         "surface and at about the same time of day as the last time.")
+    saved = 0
 
     def save(updated: Assessment) -> Assessment:
-        write_results(path, [*others, updated])
+        nonlocal saved
+        save_assessment(kb, path, updated, replace_day=True)  # re-read under its lock
+        saved += 1
         return updated
 
     try:
@@ -138,7 +153,10 @@ def run(kb: KnowledgeBase, path: Path, *, date: dt.date | None, today: dt.date,
     except _Stop:
         done = len(tests) - len(_open_tests(assessment, tests))
         _say()
-        _say(f"Stopped. Your answers are saved in {path} ({done} of {len(tests)} tests done); "
-             "run the same command to go on.")
+        if saved or begun:
+            _say(f"Stopped. Your answers are saved in {path} ({done} of {len(tests)} tests "
+                 "done); run the same command to go on.")
+        else:
+            _say("Stopped before the first answer; nothing was saved.")
         return False
     return True

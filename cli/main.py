@@ -382,12 +382,13 @@ def assess(
         assessment_from_options,
         evaluate,
         merge,
+        parse_date,
         read_results,
-        write_results,
+        save_assessment,
     )
 
     today = dt.date.today()
-    day = _date(date, "--date")
+    day = None if date is None else parse_date(date, "--date")
     if not (result or results or interactive):
         raise typer.BadParameter("give results: --result TEST=LEFT,RIGHT (repeatable), "
                                  "--results FILE, or --interactive --results FILE",
@@ -402,6 +403,10 @@ def assess(
     if save and not result:
         raise typer.BadParameter("--save adds the --result values to --results FILE; give "
                                  "some --result", param_hint="'--save'")
+    if output is not None and results is not None and str(output) != "-" \
+            and output.resolve() == results.resolve():
+        raise typer.BadParameter("-o would write the report over the --results file; give "
+                                 "another file", param_hint="'--output'")
     knowledge = load(kb, allow_safety_changes)
     if interactive:
         from kbrun.cli import interactive as session
@@ -409,14 +414,15 @@ def assess(
         assert results is not None
         if not session.run(knowledge, results, date=day, today=today):
             return  # stopped: the answers are saved, and said so
-    earlier = [] if results is None or (save and not results.exists()) \
-        else read_results(knowledge, results)
     if result:
         added = assessment_from_options(knowledge, result, day or today)
-        earlier = merge(earlier, added)
         if save:
             assert results is not None
-            write_results(results, earlier)
+            earlier = save_assessment(knowledge, results, added)
+        else:
+            earlier = merge([] if results is None else read_results(knowledge, results), added)
+    else:
+        earlier = [] if results is None else read_results(knowledge, results)
     report = evaluate(knowledge, earlier, today=today, origin=str(results or "--result"))
     render.assessment(report, knowledge, format.value, output)
 

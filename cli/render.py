@@ -350,8 +350,11 @@ def _extra_dose(rec: Any) -> str:
     return "; ".join(parts)
 
 
-def _assessment_notes(profile: Profile, esc: Escape) -> list[str]:
-    """What the runner's field tests found, one line each, and the next re-test."""
+def _assessment_notes(profile: Profile, esc: Escape,
+                      profile_tests: Mapping[str, Any] | None = None) -> list[str]:
+    """What the runner's field tests found, one line each, and the next re-test (with its
+    caution; none while a red flag stands)."""
+    profile_tests = profile_tests or {}
     report = profile.assessment
     if report is None:
         return []
@@ -361,11 +364,16 @@ def _assessment_notes(profile: Profile, esc: Escape) -> list[str]:
     else:
         lines = [f"Assessment {when}: {esc(f.summary)} (certainty {f.certainty:.2f})"
                  for f in report.findings]
-    tested = [r for r in report.retests if r.reason != "not tested yet"]
-    if tested:
+    tested = [r for r in report.retests if r.last is not None]
+    if tested and profile.red_flags:
+        lines.append("Re-test nothing until a doctor or physiotherapist has cleared the red "
+                     "flag.")
+    elif tested:
         first = tested[0]
+        caution = getattr(profile_tests.get(first.test), "caution", None)
         lines.append(f"Re-test {esc(first.name)} by {first.due.isoformat()}"
-                     + (" (due now)" if first.due <= dt.date.today() else ""))
+                     + (" (due now)" if first.due <= dt.date.today() else "")
+                     + (f"; {esc(caution)}" if caution else ""))
     return lines
 
 
@@ -398,7 +406,7 @@ def advice(result: Advice, kb: KnowledgeBase, fmt: str, *, trace: bool = False) 
     for protocol in result.protocols:
         out.print(_line("Protocol: ", protocol.name, " — ", protocol.summary, " (",
                         ", ".join(map(terminal_text, protocol.sources)), ")"))
-    for line in _assessment_notes(result.profile, terminal_text):
+    for line in _assessment_notes(result.profile, terminal_text, kb.tests):
         out.print(_line(line))
     protected = [f.id for f in result.findings if f.kind == "protected-region"]
     if protected:
@@ -1181,7 +1189,9 @@ def assessment_lines(report: AssessmentReport, kb: KnowledgeBase, md: bool) -> l
     for warning in report.warnings:
         lines.append(f"{'> ' if md else '! '}{esc(warning)}")
     lines += heading("Findings")
-    if not report.findings:
+    if report.date is None:
+        lines.append(f"{item}None yet: no test has both a left and a right result.")
+    elif not report.findings:
         lines.append(f"{item}None: every test done is within its norm and its left/right "
                      "threshold.")
     for finding in report.findings:
@@ -1196,7 +1206,9 @@ def assessment_lines(report: AssessmentReport, kb: KnowledgeBase, md: bool) -> l
                      f"{finding.certainty:.2f} ({esc(', '.join(finding.sources))})")
     lines += heading("Results")
     for reading in report.readings:
-        lines.append(f"{item}{esc(reading.name)}: {esc(reading.summary)}")
+        when = (f" ({reading.date.isoformat()})" if reading.date and reading.date != report.date
+                else "")
+        lines.append(f"{item}{esc(reading.name)}{when}: {esc(reading.summary)}")
     if report.incomplete:
         lines.append(f"{item}Not done yet: {esc(', '.join(report.incomplete))}")
     changing = [t for t in report.trends if t.status != "first"]
@@ -1208,6 +1220,9 @@ def assessment_lines(report: AssessmentReport, kb: KnowledgeBase, md: bool) -> l
         lines += [f"{item}{r.due.isoformat()} {esc(r.name)} ({esc(r.test)}): {esc(r.reason)}"
                   for r in report.retests]
     source = report.origin if report.origin and report.origin != "--result" else "FILE"
+    if report.date is None:
+        return [*lines, "", f"Next: finish the tests (kbrun assess --interactive --results "
+                            f"{esc(source)})"]
     lines += ["", f"Next: kbrun advise --assessment {esc(source)} (with your profile "
                   "options); re-test with kbrun assess --results FILE --result TEST=LEFT,RIGHT "
                   "--save"]

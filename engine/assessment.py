@@ -10,12 +10,13 @@ rules in kb/rules/25-assessment.yaml reason from (engine/inference.py).
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import json
 import os
 import re
 import tempfile
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
@@ -76,8 +77,9 @@ class Assessment:
                        skipped=tuple(t for t in self.skipped if t != result.test))
 
     def with_skipped(self, test: str) -> Assessment:
-        return replace(self, results=tuple(r for r in self.results if r.test != test),
-                       skipped=tuple(dict.fromkeys((*self.skipped, test))))
+        """Marked skipped; a side already answered is kept (the test counts only when both
+        sides are given, which un-skips it)."""
+        return replace(self, skipped=tuple(dict.fromkeys((*self.skipped, test))))
 
     def to_dict(self) -> contract.AssessmentResults:
         return {"date": self.date.isoformat(),
@@ -114,8 +116,8 @@ def shown(test: FieldTest, value: Value) -> str:
 
 # -- reading one value --------------------------------------------------------------------------
 
-_NUMBER = re.compile(r"^(?P<n>\d+(?:\.\d+)?)\s*(?P<unit>[a-z]*)$")
-_CLOCK = re.compile(r"^(?P<m>\d+):(?P<s>[0-5]\d)$")
+_NUMBER = re.compile(r"^(?P<n>\d+(?:\.\d+)?)\s*(?P<unit>[a-z]*)$", re.ASCII)
+_CLOCK = re.compile(r"^(?P<m>\d+):(?P<s>[0-5]\d)$", re.ASCII)
 _SUFFIXES = {"reps": ("", "rep", "reps", "x"), "seconds": ("", "s", "sec", "secs", "seconds"),
              "cm": ("", "cm"), "faults": ("", "fault", "faults")}
 _EXAMPLE = {"reps": "22", "seconds": "75 (or 1:15)", "cm": "150", "faults": "knee-in+pelvis-drop "
@@ -198,7 +200,8 @@ def _number(test: FieldTest, text: str, what: str) -> float:
 
 def _faults(test: FieldTest, raw: Any, what: str) -> Value:
     ids = {fault.id for fault in test.faults}
-    if isinstance(raw, (int, float)) or (isinstance(raw, str) and raw.strip().isdigit()):
+    if isinstance(raw, (int, float)) or (isinstance(raw, str) and raw.strip().isascii()
+                                         and raw.strip().isdigit()):
         count = float(raw)
         if not count.is_integer() or not 0 <= count <= len(ids):
             raise AssessmentError(f"{what}: {_short(raw)} is not a count of faults from 0 to "
@@ -235,7 +238,7 @@ def _short(value: Any) -> str:
 
 # -- reading `--result TEST=LEFT,RIGHT` ---------------------------------------------------------
 
-_LABEL = re.compile(r"^(?P<label>l|left|r|right)\s*[:=]?\s*(?P<value>.*)$")
+_LABEL = re.compile(r"^(?P<label>left|l|right|r)\s*[:=]?\s*(?P<value>.*)$")
 
 
 def find_test(kb: KnowledgeBase, text: str, context: str = "") -> FieldTest:
@@ -246,7 +249,7 @@ def find_test(kb: KnowledgeBase, text: str, context: str = "") -> FieldTest:
     alias = kb.resolve_alias("test", text)
     if alias is not None:
         return kb.tests[alias]
-    error = UnknownId("test", text, kb.tests, context=context)
+    error = UnknownId("test", _short(text), kb.tests, context=context)
     error.suggestion = error.suggestion or "the tests are " + ", ".join(kb.tests)
     raise error
 
@@ -274,6 +277,10 @@ def parse_result(kb: KnowledgeBase, text: str) -> FieldResult:
             parts[index] = label["value"].strip()
         else:
             labels.append(None)
+    if labels[0] is not None and labels[0] == labels[1]:
+        raise AssessmentError(
+            f"{option} '{_short(text)}': both results are labelled {labels[0]}",
+            suggestion=f"write {test.id}=L{parts[0]},R{parts[1]}, the left result first")
     if labels[0] == "right" or labels[1] == "left":
         left_value = parts[labels.index("left")] if "left" in labels else parts[1]
         right_value = parts[labels.index("right")] if "right" in labels else parts[0]
@@ -350,7 +357,7 @@ def read_results(kb: KnowledgeBase, path: str | Path) -> list[Assessment]:
 
 # what a results document may hold besides its assessments: the rest of `kbrun assess`'s JSON
 _DOCUMENT_KEYS = ("assessments", "kbrun", "date", "findings", "readings", "trends", "retests",
-                  "warnings", "incomplete")
+                  "warnings", "incomplete", "red_flags")
 
 
 def _load(path: str | Path) -> Any:
@@ -433,16 +440,25 @@ def _assessment(kb: KnowledgeBase, item: Any, where: str) -> Assessment:
     return Assessment(date, tuple(parsed), skipped_ids)
 
 
+FIRST_DATE, LAST_DATE = dt.date(1900, 1, 1), dt.date(2199, 12, 31)
+
+
 def parse_date(raw: Any, where: str) -> dt.date:
+    """A day of testing (YYYY-MM-DD, from 1900 to 2199); AssessmentError naming `where`."""
+    day: dt.date | None = None
     if isinstance(raw, dt.datetime):
-        return raw.date()
-    if isinstance(raw, dt.date):
-        return raw
-    if isinstance(raw, str):
-        try:
-            return dt.date.fromisoformat(raw.strip())
-        except ValueError:
-            pass
+        day = raw.date()
+    elif isinstance(raw, dt.date):
+        day = raw
+    elif isinstance(raw, str) and raw.strip().isascii():
+        with contextlib.suppress(ValueError):
+            day = dt.date.fromisoformat(raw.strip())
+    if day is not None:
+        if not FIRST_DATE <= day <= LAST_DATE:
+            raise AssessmentError(f"{where}: {day.isoformat()} is not a day of testing (from "
+                                  f"{FIRST_DATE.year} to {LAST_DATE.year})",
+                                  suggestion="give the day of the tests, e.g. 2026-11-21")
+        return day
     shown_raw = "no date" if raw is None else f"'{_short(raw)}'"
     raise AssessmentError(f"{where}: {shown_raw} is not a date as YYYY-MM-DD",
                           suggestion="give the day of the tests, e.g. 'date: 2026-11-21'")
@@ -480,6 +496,8 @@ def write_results(path: str | Path, assessments: Iterable[Assessment]) -> None:
     import yaml
 
     file = Path(path)
+    if file.is_symlink():
+        file = file.resolve()      # write the file the link points to, keep the link
     document = results_document(assessments)
     if file.suffix.lower() == ".json":
         text = json.dumps(document, indent=2, ensure_ascii=False) + "\n"
@@ -489,14 +507,69 @@ def write_results(path: str | Path, assessments: Iterable[Assessment]) -> None:
         text = ("# kbrun assess results: one entry per day of testing (docs/assess.md)\n"
                 + yaml.safe_dump(document, sort_keys=False, allow_unicode=True))
     folder = file.parent if str(file.parent) else Path(".")
-    handle, temporary = tempfile.mkstemp(prefix=f".{file.name}.", dir=folder)
+    try:
+        mode = file.stat().st_mode & 0o777 if file.exists() else 0o666 & ~_umask()
+        handle, temporary = tempfile.mkstemp(prefix=f".{file.name}.", dir=folder)
+    except OSError as err:
+        raise AssessmentError(f"cannot write results file '{path}': "
+                              f"{err.strerror or err}",
+                              suggestion="save it in a folder you may write to") from err
     try:
         with os.fdopen(handle, "w", encoding="utf-8") as stream:
             stream.write(text)
+        os.chmod(temporary, mode)
         os.replace(temporary, file)
     except BaseException:
         Path(temporary).unlink(missing_ok=True)
         raise
+
+
+def _umask() -> int:
+    current = os.umask(0)
+    os.umask(current)
+    return current
+
+
+@contextlib.contextmanager
+def locked(path: str | Path) -> Iterator[None]:
+    """Hold an exclusive lock on a results file while it is read, changed and written, so
+    that two kbrun processes saving to it at once both keep their results (a lock file beside
+    it; none where the system has no flock)."""
+    try:
+        import fcntl
+    except ImportError:  # pragma: no cover - not on POSIX
+        yield
+        return
+    file = Path(path)
+    if file.is_symlink():
+        file = file.resolve()
+    lock = file.parent / f".{file.name}.lock"
+    try:
+        handle = os.open(lock, os.O_RDWR | os.O_CREAT, 0o666)
+    except OSError as err:
+        raise AssessmentError(f"cannot write results file '{path}': {err.strerror or err}",
+                              suggestion="save it in a folder you may write to") from err
+    try:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(handle)
+
+
+def save_assessment(kb: KnowledgeBase, path: str | Path, assessment: Assessment,
+                    *, replace_day: bool = False) -> list[Assessment]:
+    """Add `assessment` to the results file at `path` (created if missing) under its lock,
+    reading the file afresh: its results join those of the same day (`replace_day`: they
+    replace that day's assessment). Returns every assessment the file now holds."""
+    with locked(path):
+        earlier = read_results(kb, path) if Path(path).exists() else []
+        if replace_day:
+            merged = sorted([a for a in earlier if a.date != assessment.date] + [assessment],
+                            key=lambda a: a.date)
+        else:
+            merged = merge(earlier, assessment)
+        write_results(path, merged)
+    return merged
 
 
 # -- findings ------------------------------------------------------------------------------------
@@ -515,6 +588,7 @@ class Reading:
     gap: float            # weaker behind stronger: a fraction (faults: the difference)
     weaker: Side | None   # the side past the imbalance threshold, if any
     summary: str
+    date: dt.date | None = None   # the day of the result
 
     def to_dict(self, kb: KnowledgeBase) -> contract.AssessmentReading:
         test = kb.tests[self.test]
@@ -523,15 +597,19 @@ class Reading:
                 "faults": {"left": list(self.left), "right": list(self.right)}
                 if isinstance(self.left, tuple) and isinstance(self.right, tuple) else None,
                 "norm": self.norm,
-                "left_vs_norm_percent": _pct(self.below_norm[0]),
-                "right_vs_norm_percent": _pct(self.below_norm[1]),
+                "left_vs_norm_percent": _pct(self.below_norm[0], test.unit == "faults"),
+                "right_vs_norm_percent": _pct(self.below_norm[1], test.unit == "faults"),
                 "gap_percent": None if test.unit == "faults" else round(self.gap * 100, 1),
                 "gap_faults": int(self.gap) if test.unit == "faults" else None,
-                "summary": self.summary}
+                "summary": self.summary,
+                "date": self.date.isoformat() if self.date else None}
 
 
-def _pct(fraction: float | None) -> float | None:
-    return None if fraction is None else round(-fraction * 100, 1)
+def _pct(past: float | None, faults: bool) -> float | None:
+    """A side against the norm: per cent of it (below: negative), or faults past it."""
+    if past is None:
+        return None
+    return (round(past, 1) if faults else round(-past * 100, 1)) + 0.0   # never -0.0
 
 
 @dataclass(frozen=True)
@@ -601,15 +679,19 @@ def read_test(test: FieldTest, result: FieldResult, date: dt.date
                                            / (2 * float(threshold or 1)))
         behind = (f"{gap * 100:.0f} % behind the {_other(weaker)} (an imbalance past "
                   f"{threshold:g} %)" if higher else
-                  f"{gap:g} faults more than the {_other(weaker)} (an imbalance at "
-                  f"{threshold} or more)")
+                  f"{_count(gap)} more than the {_other(weaker)} (an imbalance at "
+                  f"{_count(threshold or 0)} or more)")
+        gap_text = (f"{weaker} {gap * 100:.0f} % behind, an imbalance past {threshold:g} %"
+                    if higher else f"{weaker} {_count(gap)} more, an imbalance at {threshold}")
+        raw = (f"{test.id} on {date.isoformat()}: left {shown(test, result.left)}, right "
+               f"{shown(test, result.right)} ({gap_text})")
         findings.append(Finding(
             "imbalance", test.id, weaker, _muscles(test, [result.side(weaker)]), certainty,
-            date, figures, f"{test.name}: the {weaker} side is {behind}",
+            date, raw, f"{test.name}: the {weaker} side is {behind}",
             _ids(test.imbalance.sources)))
     summary = _reading_summary(test, result, below, gap, weaker)
     return (Reading(test.id, test.name, test.unit, result.left, result.right, norm,
-                    (below[0], below[1]), gap, weaker, summary), findings)
+                    (below[0], below[1]), gap, weaker, summary, date), findings)
 
 
 def _certainty(test: FieldTest, past: float, full_at: float, higher: bool) -> float:
@@ -626,6 +708,16 @@ def _muscles(test: FieldTest, values: Sequence[Value | None]) -> tuple[str, ...]
     if test.unit == "faults" and named:
         return tuple(dict.fromkeys(m for fid in named for m in faults[fid].muscles))
     return tuple(test.muscles)
+
+
+def _percent(gap: float, test: FieldTest) -> str:
+    """A gap in per cent, whole unless rounding would land it on the threshold."""
+    whole = f"{gap * 100:.0f}"
+    return f"{gap * 100:.1f}" if float(whole) == test.imbalance.percent else whole
+
+
+def _count(faults: float) -> str:
+    return f"{faults:g} fault{'s' if faults != 1 else ''}"
 
 
 def _other(side: Side) -> Side:
@@ -648,8 +740,8 @@ def _weak_summary(test: FieldTest, result: FieldResult, weak: list[Side],
     where = "both sides" if len(weak) == 2 else f"the {weak[0]} side"
     if test.higher_is_better:
         return f"{test.name}: {where} below the norm ({'; '.join(parts)})"
-    limit = "none" if test.norm.value == 0 else f"at most {test.norm.value:g}"
-    return f"{test.name}: {where} past the norm of {limit} ({'; '.join(parts)})"
+    limit = "none" if test.norm.value == 0 else f"at most {_count(test.norm.value)}"
+    return f"{test.name}: {where} with more faults than the norm ({limit}): {'; '.join(parts)}"
 
 
 def _reading_summary(test: FieldTest, result: FieldResult, below: list[float | None],
@@ -658,15 +750,22 @@ def _reading_summary(test: FieldTest, result: FieldResult, below: list[float | N
     text = f"left {shown(test, result.left)}, right {shown(test, result.right)}"
     if test.norm is not None:
         weak = [s for s, b in zip(SIDES, below, strict=True) if b is not None and b > 0]
-        text += (f"; norm {test.norm.value:g}: "
-                 + ("both below" if len(weak) == 2 else f"{weak[0]} below" if weak
-                    else "both within"))
+        if test.higher_is_better:
+            text += (f"; norm {test.norm.value:g}: "
+                     + ("both below" if len(weak) == 2 else f"{weak[0]} below" if weak
+                        else "both within"))
+        else:
+            limit = "none" if test.norm.value == 0 else f"at most {_count(test.norm.value)}"
+            text += (f"; norm {limit}: "
+                     + ("both past it" if len(weak) == 2 else f"{weak[0]} past it" if weak
+                        else "both within"))
     else:
         text += "; no norm (read by symmetry)"
     if test.higher_is_better:
-        text += f"; gap {gap * 100:.0f} % (imbalance past {test.imbalance.percent:g} %)"
+        text += f"; gap {_percent(gap, test)} % (imbalance past {test.imbalance.percent:g} %)"
     else:
-        text += f"; {gap:g} faults apart (imbalance at {test.imbalance.faults})"
+        text += (f"; {_count(gap)} apart (imbalance at {_count(test.imbalance.faults or 0)} "
+                 "or more)")
     if weaker is not None:
         text += f": {weaker} weaker"
     return text
@@ -722,10 +821,11 @@ def _status(test: FieldTest, before: tuple[float, float], now: tuple[float, floa
     change = (weak_now - weak_before) / weak_before if weak_before else (1.0 if weak_now else 0)
     gap_before = (max(before) - weak_before) / max(before) if max(before) else 0.0
     gap_now = (max(now) - weak_now) / max(now) if max(now) else 0.0
+    fell = any(b and (n - b) / b < -band for b, n in zip(before, now, strict=True))
+    if fell or change < -band:
+        return "worse"        # a side that lost ground is news, whatever the other did
     if change > band:
         return "better"
-    if change < -band:
-        return "worse"
     if gap_before - gap_now > band / 2:
         return "better"
     if gap_now - gap_before > band / 2:
@@ -741,10 +841,11 @@ class Retest:
     name: str
     due: dt.date
     reason: str
+    last: dt.date | None = None      # when it was last done (None: not yet)
 
     def to_dict(self) -> contract.AssessmentRetest:
         return {"test": self.test, "name": self.name, "due": self.due.isoformat(),
-                "reason": self.reason}
+                "reason": self.reason, "last": self.last.isoformat() if self.last else None}
 
 
 # -- the report ----------------------------------------------------------------------------------
@@ -763,6 +864,8 @@ class AssessmentReport:
     incomplete: tuple[str, ...]                # tests of the latest assessment not finished
     warnings: tuple[str, ...] = ()
     origin: str = field(default="", compare=False)   # where the results came from
+    # red flags a result raised (a test's alarm): red flag id -> the result that raised it
+    red_flags: tuple[tuple[str, str], ...] = ()
 
     def to_dict(self, kb: KnowledgeBase) -> contract.AssessmentReportDict:
         return {"date": self.date.isoformat() if self.date else None,
@@ -772,6 +875,7 @@ class AssessmentReport:
                 "retests": [r.to_dict() for r in self.retests],
                 "incomplete": list(self.incomplete),
                 "warnings": list(self.warnings),
+                "red_flags": [flag for flag, _why in self.red_flags],
                 "assessments": [a.to_dict() for a in self.assessments]}
 
     def summary_dict(self) -> contract.ProfileAssessment:
@@ -783,43 +887,70 @@ class AssessmentReport:
 
 def evaluate(kb: KnowledgeBase, assessments: Sequence[Assessment], *,
              today: dt.date | None = None, origin: str = "") -> AssessmentReport:
-    """Read the assessments: the latest one with a complete result gives the findings; every
-    one gives the trends; the findings and dates give the re-tests. `today` (default: the
-    latest assessment's date) only decides which re-tests are overdue."""
+    """Read the assessments: each test's latest complete result gives its reading and
+    findings (a re-test of one test leaves the others' findings standing); every result gives
+    the trends; the findings and dates give the re-tests. `today` (default: the latest
+    assessment's date) only decides which re-tests are overdue."""
     ordered = sorted(assessments, key=lambda a: a.date)
     done = [a for a in ordered if any(r.complete for r in a.results)]
     latest = done[-1] if done else None
     readings: list[Reading] = []
     findings: list[Finding] = []
-    if latest is not None:
-        for test_id in kb.tests:
-            result = latest.result(test_id)
-            if result is not None and result.complete:
-                reading, found = read_test(kb.tests[test_id], result, latest.date)
-                readings.append(reading)
-                findings.extend(found)
-    trends = []
+    trends: list[Trend] = []
+    flags: list[tuple[str, str]] = []
     for test_id, test in kb.tests.items():
-        points = [(a.date, r.left, r.right) for a in ordered
-                  if (r := a.result(test_id)) is not None and r.complete]
-        if points:
-            trends.append(trend_of(test, points))  # type: ignore[arg-type]
+        points: list[tuple[dt.date, Value, Value]] = [
+            (a.date, r.left, r.right) for a in ordered
+            if (r := a.result(test_id)) is not None and r.left is not None
+            and r.right is not None]
+        if not points:
+            continue
+        day, left, right = points[-1]
+        reading, found = read_test(test, FieldResult(test_id, left, right), day)
+        alarm = _alarm(test, score(left), score(right))
+        if alarm is not None and test.alarm is not None:
+            low = shown(test, left if alarm == "left" else right)
+            why = f"{test.id} on {day.isoformat()}: {alarm} {low} - {test.alarm.note}"
+            flags.append((test.alarm.red_flag, why))
+        readings.append(reading)
+        findings.extend(found)
+        trends.append(trend_of(test, points))
     last = ordered[-1] if ordered else None
-    incomplete = tuple(t for t in kb.tests if last is not None and t not in last.skipped
-                       and not ((r := last.result(t)) is not None and r.complete))
+    # tests with no result yet (and not skipped the last time), or begun and not finished
+    have = {reading.test for reading in readings}
+    incomplete = tuple(t for t in kb.tests if last is not None and (
+        (t not in have and t not in last.skipped)
+        or ((r := last.result(t)) is not None and not r.complete)))
     retests = _retests(kb, ordered, findings, latest)
-    warnings: list[str] = []
+    warnings: list[str] = [f"red flag {flag}: {why}" for flag, why in flags]
     today = today or (latest.date if latest else None)
-    overdue = [r for r in retests if today is not None and r.due < today]
+    overdue = [r for r in retests if today is not None and r.due < today
+               and r.reason != NOT_TESTED]
     if latest is not None and overdue:
-        warnings.append(f"the latest assessment is from {latest.date.isoformat()}; "
-                        + ", ".join(r.test for r in overdue) + " are due for a re-test")
+        warnings.append(", ".join(f"{r.test} (last done {r.last.isoformat() if r.last else '-'})"
+                                  for r in overdue) + " due for a re-test")
     if latest is not None and today is not None and latest.date > today:
         warnings.append(f"the latest assessment is dated {latest.date.isoformat()}, after "
                         f"today ({today.isoformat()}); check its date")
     return AssessmentReport(tuple(ordered), latest.date if latest else None, tuple(readings),
                             tuple(findings), tuple(trends), tuple(retests), incomplete,
-                            tuple(warnings), origin)
+                            tuple(warnings), origin, tuple(flags))
+
+
+NOT_TESTED = "not tested yet"
+
+
+def _alarm(test: FieldTest, left: float, right: float) -> Side | None:
+    """The side whose result is a red flag (a test's alarm): at or below `at_most` while the
+    other side is above it."""
+    if test.alarm is None:
+        return None
+    low = test.alarm.at_most
+    if left <= low < right:
+        return "left"
+    if right <= low < left:
+        return "right"
+    return None
 
 
 def _retests(kb: KnowledgeBase, ordered: Sequence[Assessment], findings: Sequence[Finding],
@@ -832,16 +963,17 @@ def _retests(kb: KnowledgeBase, ordered: Sequence[Assessment], findings: Sequenc
         dates = [a.date for a in ordered
                  if (r := a.result(test_id)) is not None and r.complete]
         if not dates:
-            retests.append(Retest(test_id, test.name, latest.date, "not tested yet"))
-        elif test_id in found and dates[-1] == latest.date:
+            retests.append(Retest(test_id, test.name, latest.date, NOT_TESTED))
+        elif test_id in found:
             retests.append(Retest(test_id, test.name,
                                   dates[-1] + dt.timedelta(weeks=test.retest_weeks),
                                   f"{test.retest_weeks} weeks after a finding: is the work "
-                                  "closing it?"))
+                                  "closing it?", dates[-1]))
         else:
             retests.append(Retest(test_id, test.name,
                                   dates[-1] + dt.timedelta(weeks=test.routine_weeks),
-                                  f"routine check every {test.routine_weeks} weeks"))
+                                  f"routine check every {test.routine_weeks} weeks",
+                                  dates[-1]))
     return sorted(retests, key=lambda r: (r.due, r.test))
 
 

@@ -721,6 +721,8 @@ class AssessmentReading(TypedDict):
     gap_faults: int | None
     """For a quality test: how many faults apart the sides are."""
     summary: str
+    date: str | None
+    """The day of the result read (each test's latest)."""
 
 
 @closed
@@ -769,6 +771,8 @@ class AssessmentRetest(TypedDict):
     due: str
     """YYYY-MM-DD."""
     reason: str
+    last: str | None
+    """When it was last done (YYYY-MM-DD); null: not tested yet."""
 
 
 @closed
@@ -779,13 +783,17 @@ class AssessmentReportDict(TypedDict):
     date: str | None
     """The latest assessment with a complete result; null if none."""
     readings: list[AssessmentReading]
+    """Each test's latest complete result, read against its norm and threshold."""
     findings: list[AssessmentFinding]
     trends: list[AssessmentTrend]
     retests: list[AssessmentRetest]
     """Every test, soonest first."""
     incomplete: list[str]
-    """Tests of the latest assessment neither finished nor skipped."""
+    """Tests with no result yet (not skipped the last time), or begun and not finished."""
     warnings: list[str]
+    red_flags: list[str]
+    """Red flags a result raised (e.g. cannot-heel-raise: a side that cannot rise); advise
+    and plan triage them as if given with --red-flag."""
     assessments: list[AssessmentResults]
     """Every assessment, oldest first."""
 

@@ -33,7 +33,7 @@ ACTION_FIELDS: dict[str, str] = {
     "max_sets": "whole", "max_load": "load",
     "follows": "id:claim", "priority": "whole", "note": "text",
     # the weaker side of an imbalance gets `side_sets` more sets of a single-leg exercise
-    "side": "side", "side_sets": "extra",
+    "side": "side", "side_sets": "extra", "side_max": "whole",
 }
 # a span field of an action -> the prefix of its `_min` and `_max` fields in a dose fact
 SPAN_PREFIX = {"reps": "reps", "hold_s": "hold", "sessions_per_week": "sessions"}
@@ -49,6 +49,7 @@ FACT_FIELDS: dict[str, str] = {
     "hold_max": "whole", "load": "text", "tempo": "text", "rest_s": "whole",
     "sessions_min": "whole", "sessions_max": "whole", "max_sets": "whole", "max_load": "text",
     "follows": "text", "priority": "whole", "note": "text", "side": "text", "side_sets": "whole",
+    "side_max": "whole",
 }
 FACT_CHOICES: dict[str, tuple[str, ...]] = {
     "loadable": (ANY, "yes", "no"), "unilateral": (ANY, "yes", "no"),
@@ -103,6 +104,7 @@ class DoseDecision:
     sessions: Span | None = None         # sessions per week
     side: Side | None = None             # the weaker side of an imbalance ...
     side_sets: int | None = None         # ... gets this many more sets (single-leg work only)
+    side_max: int | None = None          # ... up to this many sets in all
     frequency: str | None = None         # a protocol's own frequency, in words
     effort: str | None = None            # how hard, in words (a protocol's)
     # ceilings: applied after every setting, they only ever lower the dose
@@ -144,7 +146,7 @@ class DoseDecision:
             hold=span("hold"), load=fields.get("load"),
             tempo=text("tempo"), rest_s=whole("rest_s"), sessions=span("sessions"),
             side=fields["side"] if fields.get("side") in SIDES else None,
-            side_sets=whole("side_sets"),
+            side_sets=whole("side_sets"), side_max=whole("side_max"),
             max_sets=whole("max_sets"), max_load=fields.get("max_load"),
             priority=int(fields.get("priority", 0)), follows=text("follows"),
             note=text("note"))
@@ -191,6 +193,8 @@ class DoseDecision:
         values += [("frequency", self.frequency), ("effort", self.effort)]
         if self.side is not None and self.side_sets:
             values += [("side", self.side), ("side_sets", self.side_sets)]
+            if self.side_max is not None:
+                values.append(("side_max", self.side_max))
         return [(name, value) for name, value in values if value is not None]
 
     @property
@@ -233,7 +237,7 @@ def prescribe(exercise: Exercise, decisions: list[RuledDecision], sessions: Span
         "hold_max": base.hold_s[1] if base.hold_s else None,
         "load": base.load, "tempo": base.tempo, "rest_s": base.rest_s,
         "sessions_min": sessions[0], "sessions_max": sessions[1],
-        "frequency": None, "effort": None, "side": None, "side_sets": 0,
+        "frequency": None, "effort": None, "side": None, "side_sets": 0, "side_max": None,
     }
     steps: list[DoseStep] = []
     notes: list[str] = []
@@ -250,7 +254,7 @@ def prescribe(exercise: Exercise, decisions: list[RuledDecision], sessions: Span
         settings = decision.settings()
         changes: list[tuple[str, Any]] = []
         for name, value in settings:
-            if name in ("side", "side_sets") and not base.per_side:
+            if name in ("side", "side_sets", "side_max") and not base.per_side:
                 continue  # only single-leg work can give one side more
             if name == "side":
                 sides.add(value)
@@ -268,7 +272,7 @@ def prescribe(exercise: Exercise, decisions: list[RuledDecision], sessions: Span
         if protocol:
             notes.clear()  # the phase's notes are about the dose the protocol replaces
             # the protocol's dose is as studied: no side gets more than the other
-            dose["side"], dose["side_sets"] = None, 0
+            dose["side"], dose["side_sets"], dose["side_max"] = None, 0, None
             # a protocol's dose is either reps or a hold: drop the other
             dropped = ("hold_min", "hold_max") if decision.reps is not None \
                 else ("reps_min", "reps_max")
@@ -305,6 +309,18 @@ def prescribe(exercise: Exercise, decisions: list[RuledDecision], sessions: Span
                 notes.append(decision.note)
             steps.append(DoseStep(rule, decision.priority, tuple(changes), decision.follows,
                                   decision.note, cap=True))
+    if dose["side_sets"] and dose["side_max"] is not None and \
+            dose["sets"] + dose["side_sets"] > dose["side_max"]:
+        # the weaker side's sets stay within the dose's range (a heavy lift: 3-4 sets); with no
+        # room above, the stronger side does fewer instead, so the weaker still does more
+        weaker = max(dose["sets"], min(dose["sets"] + dose["side_sets"], dose["side_max"]))
+        stronger = min(dose["sets"], weaker - dose["side_sets"])
+        if stronger >= 1 and stronger < weaker:
+            dose["sets"], dose["side_sets"] = stronger, weaker - stronger
+            notes.append(f"the stronger side does {stronger} sets, to keep the weaker within "
+                         f"{dose['side_max']}")
+        else:
+            dose["side_sets"] = 0
     if len(sides) > 1 and dose["side_sets"]:
         # tests that disagree on the weaker side give neither side more
         dose["side_sets"] = 0

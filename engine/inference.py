@@ -291,8 +291,11 @@ def profile_declarations(kb: KnowledgeBase, profile: Profile) -> _Declarations:
             rank=kb.levels[profile.level].rank)
     for item in profile.equipment:
         out.add("equipment", Origin("profile", _equipment_origin(kb, profile, item)), id=item)
+    raised = dict(profile.assessment.red_flags) if profile.assessment is not None else {}
     for flag in profile.red_flags:
-        out.add("red-flag", Origin("profile", f"--red-flag {flag}"), id=flag,
+        where = (f"--assessment {profile.assessment.origin}: {raised[flag]}"
+                 if flag in raised and profile.assessment is not None else f"--red-flag {flag}")
+        out.add("red-flag", Origin("profile", where), id=flag,
                 message=kb.red_flags[flag].message, urgency=kb.red_flags[flag].urgency)
     if profile.stage is not None:
         out.add("stage", Origin("profile", f"--stage {profile.stage}"), id=profile.stage,

@@ -378,6 +378,10 @@ class PlannedWeek:
                 "retests": list(self.retests)}
 
 
+# phases in which no field test is done (fatigue and maximal hops before or after a race)
+NO_TESTING_PHASES = ("taper", "recovery")
+
+
 def retests_due(profile: Profile, monday: dt.date, first: bool) -> list[tuple[str, str]]:
     """The field tests of the runner's assessment due again in the week from `monday` (the
     first week also takes those already due), each with why then."""
@@ -385,7 +389,7 @@ def retests_due(profile: Profile, monday: dt.date, first: bool) -> list[tuple[st
         return []
     end = monday + dt.timedelta(days=7)
     return [(r.test, r.reason) for r in profile.assessment.retests
-            if r.reason != "not tested yet" and r.due < end and (first or r.due >= monday)]
+            if r.last is not None and r.due < end and (first or r.due >= monday)]
 
 
 @dataclass
@@ -542,6 +546,7 @@ def build_plan(kb: KnowledgeBase, profile: Profile, request: PlanRequest) -> Pla
             f"{' and '.join(running.hard) or 'no day'}, the long run on {running.long or 'no day'}"
             f" and rest on {' and '.join(running.rest) or 'no day'} (kb/plan.yaml); give yours "
             "with --hard-days, --long-run and --rest-days."))
+    held_tests: list[tuple[str, str]] = []   # re-tests waiting for a week that allows them
     for index, (phase, phase_why) in enumerate(phases):
         number = index + 1
         monday = request.start + dt.timedelta(days=7 * index)
@@ -604,10 +609,19 @@ def build_plan(kb: KnowledgeBase, profile: Profile, request: PlanRequest) -> Pla
             rules.append(note.rule)
         for rec in strength:
             for step in rec.dose_steps:
-                if step.note and step.changes:
+                if step.note and step.changes and (step.note in rec.prescription.notes
+                                                   or step.cap):
                     reasons.append(f"dose: {step.note} ({step.rule})")
                     rules.append(step.rule)
-        due = retests_due(profile, monday, number == 1)
+        due = [*held_tests, *retests_due(profile, monday, number == 1)]
+        held_tests = []
+        if due and (phase in NO_TESTING_PHASES or week_profile.red_flags):
+            # no testing to fatigue or maximal hops in a taper, the race's weeks or with a
+            # red flag: the re-tests wait for the first week that allows them
+            held_tests, due = due, []
+            reasons.append("re-tests (" + ", ".join(t for t, _why in held_tests) + ") wait: "
+                           + ("a red flag is not cleared" if week_profile.red_flags
+                              else f"no testing to fatigue in {phase}"))
         if due:
             reasons.append("re-test " + ", ".join(f"{test} ({why})" for test, why in due)
                            + ": then plan again with the new results (kbrun assess --results "

@@ -148,6 +148,7 @@ def make_profile(kb: KnowledgeBase, *, symptoms: Iterable[str] = (), injuries: I
         raise _invalid("--stage", f"{stage!r} is not a stage",
                        did_you_mean(str(stage), STAGE_RANK)
                        or "use one of " + ", ".join(STAGE_RANK))
+    red_flags_ids = _ids(kb, "red-flag", "--red-flag", red_flags)
     if isinstance(assessment, (str, Path)):
         from kbrun.engine.assessment import assess_files
 
@@ -155,6 +156,8 @@ def make_profile(kb: KnowledgeBase, *, symptoms: Iterable[str] = (), injuries: I
     elif assessment is not None and not hasattr(assessment, "findings"):
         raise _invalid("--assessment", f"{assessment!r} is not a results file",
                        "give the path of a file written by 'kbrun assess'")
+    flags = tuple(sorted(set(red_flags_ids) | {f for f, _ in assessment.red_flags}
+                         if assessment is not None else red_flags_ids))
     return Profile(
         assessment=assessment,
         stage=stage,
@@ -165,7 +168,7 @@ def make_profile(kb: KnowledgeBase, *, symptoms: Iterable[str] = (), injuries: I
         phase=_ids(kb, "phase", "--phase", [DEFAULT_PHASE if phase is None else phase])[0],
         level=_ids(kb, "level", "--level", [DEFAULT_LEVEL if level is None else level])[0],
         equipment=tuple(sorted(chosen_equipment)),
-        red_flags=_ids(kb, "red-flag", "--red-flag", red_flags),
+        red_flags=flags,
         pain=pain,
         limit=limit,
         minutes=minutes,

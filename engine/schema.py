@@ -535,6 +535,15 @@ class Imbalance(Cited):
         return self
 
 
+class Alarm(Cited):
+    """A result so low that it is a red flag, not a weakness: a side at or below `at_most`
+    (while the other side is above it) raises `red_flag`."""
+
+    at_most: Annotated[float, Field(ge=0)]
+    red_flag: Annotated[Id, ref("red-flag")]
+    note: Text
+
+
 class FieldTest(Entry):
     """A field test a runner can do alone or with a partner, scored on each side."""
 
@@ -554,6 +563,7 @@ class FieldTest(Entry):
     norm: Norm | None = None
     no_norm: Text | None = None                       # why no norm is given
     imbalance: Imbalance
+    alarm: Alarm | None = None
     reliability: Annotated[float, Field(gt=0, le=1)]  # caps a finding's certainty
     retest_weeks: Annotated[int, Field(ge=1, le=52)]  # after a finding
     routine_weeks: Annotated[int, Field(ge=1, le=104)]  # without one

@@ -187,10 +187,15 @@ def test_interactive_answers_quit_and_resume_give_the_findings_of_the_file(tmp_p
     path = tmp_path / "answers.yaml"
     child, pexpect = _spawn(path, "--date", DATE)
     child.expect_exact("New assessment dated 2026-11-21")
-    child.expect_exact("Barefoot on one leg")                # how to do the test is shown
+    child.expect_exact("Test rested")                        # how to test, once
+    child.expect_exact("Stand on one leg in front of a mirror")   # and each test's steps
+    _answer(child, "Single-leg squat quality, left", "knee-in+pelvis-drop")   # quality first
+    _answer(child, "Single-leg squat quality, right", "none")
+    _answer(child, "Single-leg hop for distance, left", "1.5m")              # then power
+    _answer(child, "Single-leg hop for distance, right", "one sixty")
+    child.expect_exact("'one sixty' is not a number")        # checked, and asked again
+    _answer(child, "Single-leg hop for distance, right", "160")
     _answer(child, "Single-leg heel raise to fatigue, left", "14")
-    _answer(child, "Single-leg heel raise to fatigue, right", "twenty")
-    child.expect_exact("'twenty' is not a number")           # checked, and asked again
     _answer(child, "Single-leg heel raise to fatigue, right", "20")
     _answer(child, "Side-lying hip abduction hold, left", "3h")
     child.expect_exact("'3h' is not in seconds")
@@ -209,10 +214,6 @@ def test_interactive_answers_quit_and_resume_give_the_findings_of_the_file(tmp_p
     _answer(child, "Side plank hold, left", "1:10")
     _answer(child, "Side plank hold, right", "75")
     _answer(child, "Single-leg bridge to fatigue, left", "s")
-    _answer(child, "Single-leg hop for distance, left", "1.5m")
-    _answer(child, "Single-leg hop for distance, right", "160")
-    _answer(child, "Single-leg squat quality, left", "knee-in+pelvis-drop")
-    _answer(child, "Single-leg squat quality, right", "none")
     child.expect_exact("Findings")
     child.expect(pexpect.EOF)
     child.close()
@@ -230,12 +231,43 @@ def test_interactive_answers_quit_and_resume_give_the_findings_of_the_file(tmp_p
 def test_interactive_end_of_input_keeps_the_answers_given(tmp_path):
     path = tmp_path / "answers.json"
     child, pexpect = _spawn(path, "--date", DATE)
-    _answer(child, "Single-leg heel raise to fatigue, left", "18")
-    child.expect_exact("Single-leg heel raise to fatigue, right")
+    _answer(child, "Single-leg squat quality, left", "trunk-lean")
+    child.expect_exact("Single-leg squat quality, right")
     child.sendeof()
     child.expect_exact("Stopped.")
     child.expect(pexpect.EOF)
     child.close()
     assert child.exitstatus == 0
     saved = json.loads(path.read_text(encoding="utf-8"))
-    assert saved["assessments"][0]["results"]["heel-raise-test"] == {"left": 18, "right": None}
+    assert saved["assessments"][0]["results"]["single-leg-squat-test"] == {
+        "left": ["trunk-lean"], "right": None}
+
+
+def test_an_unfinished_assessment_is_resumed_within_a_week_and_not_after():
+    import datetime as dt
+
+    from kbrun.cli.interactive import current
+    from kbrun.engine.assessment import Assessment, FieldResult
+
+    tests = ["heel-raise-test", "side-plank-test"]
+    begun = Assessment(dt.date(2026, 11, 21), (FieldResult("heel-raise-test", 14, 20),))
+    assert current([begun], None, dt.date(2026, 11, 25), tests) == (begun, True)
+    fresh, resumed = current([begun], None, dt.date(2026, 12, 21), tests)
+    assert not resumed and fresh.date == dt.date(2026, 12, 21) and not fresh.results
+    assert current([begun], dt.date(2026, 11, 21), dt.date(2026, 12, 21), tests) == (begun, True)
+
+
+def test_the_report_is_not_written_over_the_results_file(legs):
+    result = run("assess", "--results", str(legs), "-o", str(legs))
+    assert result.exit_code == 2 and "over the --results file" in result.stderr
+    assert "heel-raise-test" in legs.read_text(encoding="utf-8")
+
+
+def test_interactive_with_stdin_closed_stops_cleanly(tmp_path):
+    import subprocess
+
+    path = tmp_path / "answers.yaml"
+    done = subprocess.run([*KBRUN, "assess", "--interactive", "--results", str(path)],
+                          stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert "nothing was saved" in done.stdout and not path.exists()

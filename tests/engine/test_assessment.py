@@ -322,3 +322,131 @@ def test_tests_that_disagree_on_the_weaker_side_give_neither_side_more(kb):
     for rec in calf:
         assert rec.prescription.sets_by_side is None
         assert any("disagree" in note for note in rec.prescription.notes)
+
+
+def test_a_retest_of_one_test_leaves_the_other_findings_standing(kb):
+    old = assessment_from_options(kb, ["heel-raise-test=14,20", "single-leg-bridge-test=12,12"],
+                                  dt.date(2026, 10, 1))
+    new = assessment_from_options(kb, ["heel-raise-test=20,21"], DAY)
+    report = evaluate(kb, [old, new])
+    assert by_kind(report, "weak-muscle", "single-leg-bridge-test")[0].date == old.date
+    due = {r.test: r for r in report.retests}
+    assert due["single-leg-bridge-test"].due == old.date + dt.timedelta(weeks=6)
+    assert due["heel-raise-test"].last == DAY
+
+
+def test_overdue_warnings_name_only_tests_done_before(kb):
+    report = evaluate(kb, report_of(kb, "heel-raise-test=14,20").assessments,
+                      today=DAY + dt.timedelta(weeks=7))
+    [warning] = report.warnings
+    assert "heel-raise-test (last done 2026-11-21)" in warning
+    assert "single-leg-bridge-test" not in warning
+
+
+def test_a_quality_test_reads_faults_past_the_norm_in_faults(kb):
+    data = report_of(kb, "single-leg-squat-test=knee-in+pelvis-drop,none").to_dict(kb)
+    [reading] = data["readings"]
+    assert (reading["left_vs_norm_percent"], reading["right_vs_norm_percent"]) == (2.0, 0.0)
+    assert reading["gap_faults"] == 2 and reading["gap_percent"] is None
+    assert "norm none: left past it; 2 faults apart" in reading["summary"]
+
+
+def test_a_leg_that_cannot_heel_raise_is_a_red_flag_not_a_weakness_to_train(kb):
+    report = report_of(kb, "heel-raise-test=0,25")
+    assert dict(report.red_flags).keys() == {"cannot-heel-raise"}
+    advice = advise(make_profile(kb, assessment=report), kb)
+    assert advice.urgent and not advice.recommendations
+    assert "cannot-heel-raise" in make_profile(kb, assessment=report).red_flags
+    assert not report_of(kb, "heel-raise-test=0,0").red_flags      # neither side: no contrast
+
+
+@pytest.mark.parametrize("extra", [{"phase": "taper"}, {"phase": "recovery"},
+                                   {"symptoms": ["shin-pain"]}, {"symptoms": ["knee-pain"]}])
+def test_no_extra_set_in_a_taper_or_while_something_hurts(kb, extra):
+    report = report_of(kb, "heel-raise-test=14,20", "single-leg-hop-test=120,160")
+    advice = advise(make_profile(kb, assessment=report, **extra), kb)
+    assert all(r.prescription.sets_by_side is None for r in advice.recommendations)
+
+
+def test_a_heavy_lift_stays_within_four_sets_and_the_stronger_side_does_fewer(kb):
+    report = report_of(kb, "heel-raise-test=14,20")
+    advice = advise(make_profile(kb, phase="off-season", assessment=report), kb)
+    heavy = [r for r in advice.recommendations if r.prescription.sets_by_side
+             and r.prescription.load == "heavy"]
+    assert heavy
+    for rec in heavy:
+        assert rec.prescription.sets_by_side == {"left": 4, "right": 3}
+
+
+def test_a_clear_calf_imbalance_holds_back_the_jumps_that_load_the_lower_leg(kb):
+    report = report_of(kb, "heel-raise-test=14,20")
+    advice = advise(make_profile(kb, phase="pre-season", goals=["power"], assessment=report),
+                    kb)
+    held = {a.exercise for a in advice.avoid if "hold hops and jumps back" in a.reason}
+    assert held and not held & {r.exercise for r in advice.recommendations}
+    plain = advise(make_profile(kb, phase="pre-season", goals=["power"]), kb)
+    assert any(kb.exercises[r.exercise].category == "plyometric" for r in plain.recommendations)
+
+
+def test_a_trend_is_worse_when_the_stronger_side_lost_ground(kb):
+    assessments = [assessment_from_options(kb, [f"heel-raise-test={pair}"],
+                                           DAY + dt.timedelta(weeks=6 * i))
+                   for i, pair in enumerate(("14,20", "14,15"))]
+    assert evaluate(kb, assessments).trends[0].status == "worse"
+
+
+@pytest.mark.parametrize("text,message", [
+    ("single-leg-squat-test=²,none", "unknown fault"),
+    ("heel-raise-test=left:14,right:20", None),
+    ("heel-raise-test=l14,l20", "both results are labelled left"),
+])
+def test_unusual_forms_are_read_or_refused_cleanly(kb, text, message):
+    if message is None:
+        assert parse_result(kb, text) == FieldResult("heel-raise-test", 14, 20)
+        return
+    with pytest.raises(AssessmentError, match=message):
+        parse_result(kb, text)
+
+
+def test_a_date_outside_the_years_of_testing_is_refused(kb, tmp_path):
+    path = tmp_path / "legs.yaml"
+    path.write_text("assessments:\n  - date: 9999-12-31\n    results: {heel-raise-test: "
+                    "{left: 14, right: 20}}\n", encoding="utf-8")
+    with pytest.raises(AssessmentError, match="9999-12-31 is not a day of testing"):
+        read_results(kb, path)
+
+
+def test_saving_through_a_symlink_keeps_the_link_and_the_mode(kb, tmp_path):
+    from kbrun.engine.assessment import save_assessment
+
+    target = tmp_path / "target.yaml"
+    write_results(target, [assessment_from_options(kb, ["heel-raise-test=14,20"],
+                                                   dt.date(2026, 10, 1))])
+    target.chmod(0o664)
+    link = tmp_path / "link.yaml"
+    link.symlink_to(target.name)
+    save_assessment(kb, link, assessment_from_options(kb, ["side-plank-test=60,70"], DAY))
+    assert link.is_symlink() and (target.stat().st_mode & 0o777) == 0o664
+    assert [a.date for a in read_results(kb, target)] == [dt.date(2026, 10, 1), DAY]
+
+
+def test_concurrent_saves_keep_every_result(kb, tmp_path):
+    import multiprocessing
+
+    path = tmp_path / "legs.yaml"
+    days = [DAY + dt.timedelta(days=i) for i in range(6)]
+    context = multiprocessing.get_context("fork")
+    workers = [context.Process(target=_save_one, args=(path, day)) for day in days]
+    for worker in workers:
+        worker.start()
+    for worker in workers:
+        worker.join(60)
+    assert [a.date for a in read_results(kb, path)] == days
+
+
+def _save_one(path, day):
+    from kbrun.engine import load_kb
+    from kbrun.engine.assessment import save_assessment
+
+    kb = load_kb()
+    save_assessment(kb, path, assessment_from_options(kb, ["side-plank-test=60,70"], day))
