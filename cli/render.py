@@ -383,7 +383,7 @@ def advice(result: Advice, kb: KnowledgeBase, fmt: str, *, trace: bool = False) 
         emit_json(result.to_dict(trace=trace))
         return
     if fmt == "markdown":
-        write(advice_markdown(result, trace=trace))
+        write(advice_markdown(result, trace=trace, tests=kb.tests))
         return
     from rich.table import Table
 
@@ -457,7 +457,8 @@ def advice(result: Advice, kb: KnowledgeBase, fmt: str, *, trace: bool = False) 
     out.print("Ask why: kbrun why EXERCISE (same options) · why not: kbrun why-not EXERCISE")
 
 
-def advice_markdown(result: Advice, *, trace: bool = False) -> str:
+def advice_markdown(result: Advice, *, trace: bool = False,
+                    tests: Mapping[str, Any] | None = None) -> str:
     md = markdown_text
     lines = ["# kbrun session", ""]
     for warning in result.warnings:
@@ -474,7 +475,7 @@ def advice_markdown(result: Advice, *, trace: bool = False) -> str:
     for protocol in result.protocols:
         lines += [f"Protocol: **{md(protocol.name)}** — {md(protocol.summary)} "
                   f"({md(protocol.sources)})", ""]
-    notes = _assessment_notes(result.profile, md)
+    notes = _assessment_notes(result.profile, md, tests)
     if notes:
         lines += [*(f"- {note}" for note in notes), ""]
     if not result.recommendations:
@@ -1220,6 +1221,9 @@ def assessment_lines(report: AssessmentReport, kb: KnowledgeBase, md: bool) -> l
         lines += [f"{item}{r.due.isoformat()} {esc(r.name)} ({esc(r.test)}): {esc(r.reason)}"
                   for r in report.retests]
     source = report.origin if report.origin and report.origin != "--result" else "FILE"
+    if report.red_flags:
+        return [*lines, "", "Next: see a doctor today about the red flag above before any "
+                            "training or testing of that leg."]
     if report.date is None:
         return [*lines, "", f"Next: finish the tests (kbrun assess --interactive --results "
                             f"{esc(source)})"]

@@ -309,6 +309,10 @@ def prescribe(exercise: Exercise, decisions: list[RuledDecision], sessions: Span
                 notes.append(decision.note)
             steps.append(DoseStep(rule, decision.priority, tuple(changes), decision.follows,
                                   decision.note, cap=True))
+    if len(sides) > 1 and dose["side_sets"]:
+        # tests that disagree on the weaker side give neither side more
+        dose["side_sets"] = 0
+        notes.append("the tests disagree on the weaker side: both sides get the same sets")
     if dose["side_sets"] and dose["side_max"] is not None and \
             dose["sets"] + dose["side_sets"] > dose["side_max"]:
         # the weaker side's sets stay within the dose's range (a heavy lift: 3-4 sets); with no
@@ -317,14 +321,10 @@ def prescribe(exercise: Exercise, decisions: list[RuledDecision], sessions: Span
         stronger = min(dose["sets"], weaker - dose["side_sets"])
         if stronger >= 1 and stronger < weaker:
             dose["sets"], dose["side_sets"] = stronger, weaker - stronger
-            notes.append(f"the stronger side does {stronger} sets, to keep the weaker within "
-                         f"{dose['side_max']}")
+            notes.append(f"the stronger side does {stronger} sets, so that the weaker does "
+                         f"more without going past {max(weaker, dose['side_max'])}")
         else:
             dose["side_sets"] = 0
-    if len(sides) > 1 and dose["side_sets"]:
-        # tests that disagree on the weaker side give neither side more
-        dose["side_sets"] = 0
-        notes.append("the tests disagree on the weaker side: both sides get the same sets")
     if not dose["side_sets"]:
         dose["side"] = None
         notes = [note for note in notes if note not in side_notes]

@@ -127,8 +127,6 @@ def build_graph(kb: KnowledgeBase) -> KbGraph:
                 pointed.setdefault(muscle, []).append(fault.id)
         for muscle, faults in pointed.items():
             graph.add_edge(test.id, muscle, key=MEASURES, faults=faults, sources=cited)
-        for item in test.equipment:
-            graph.add_edge(test.id, item, key=REQUIRES, any_of=False, sources=cited)
 
     for goal in kb.goals.values():
         for quality in goal.favours:

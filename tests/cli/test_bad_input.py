@@ -96,7 +96,7 @@ def test_why_and_why_not_check_the_profile_options_too(runner, command):
 
 
 KINDS = ("exercises, muscles, injuries, symptoms, goals, phases, equipment, rules, red-flags, "
-         "levels, qualities, sources, claims, facts, protocols, conditions")
+         "levels, qualities, sources, claims, facts, protocols, conditions, tests")
 ID_CASES = {
     "kb-show-empty": (["kb", "show", ""],
                       "Error: kb show needs the id of an entry, not an empty one; list the ids of "

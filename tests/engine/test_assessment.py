@@ -450,3 +450,15 @@ def _save_one(path, day):
 
     kb = load_kb()
     save_assessment(kb, path, assessment_from_options(kb, ["side-plank-test=60,70"], day))
+
+
+def test_disagreeing_tests_leave_a_heavy_lift_at_its_full_sets_on_both_sides(kb):
+    report = report_of(kb, "heel-raise-test=14,20", "single-leg-hop-test=160,110")
+    plain = advise(make_profile(kb, phase="off-season", limit=10), kb)
+    sets = {r.exercise: r.prescription.sets for r in plain.recommendations}
+    advice = advise(make_profile(kb, phase="off-season", limit=10, assessment=report), kb)
+    assert any("disagree" in n for r in advice.recommendations for n in r.prescription.notes)
+    for rec in advice.recommendations:
+        if any("disagree" in note for note in rec.prescription.notes) and rec.exercise in sets:
+            assert rec.prescription.sets == sets[rec.exercise]
+            assert not any("stronger side does" in n for n in rec.prescription.notes)
