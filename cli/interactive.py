@@ -61,10 +61,8 @@ def current(assessments: list[Assessment], date: dt.date | None, today: dt.date,
 
 
 def ordered(kb: KnowledgeBase) -> list[str]:
-    """The tests in the order a session does them: movement quality and power first, while
-    fresh (faults, then distance), then the tests to fatigue."""
-    rank = {"faults": 0, "cm": 1}
-    return sorted(kb.tests, key=lambda t: (rank.get(kb.tests[t].unit, 2), t))
+    """The tests in the order a session does them (each test's `order`, kb/tests.yaml)."""
+    return sorted(kb.tests, key=lambda t: (kb.tests[t].order, t))
 
 
 def _open_tests(assessment: Assessment, tests: list[str]) -> list[str]:

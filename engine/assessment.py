@@ -21,7 +21,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
-from kbrun.engine.errors import KbrunError, Loc, UnknownId
+from kbrun.engine.errors import KbrunError, UnknownId
 from kbrun.engine.schema import SIDES, FieldTest, Side, TestUnit
 
 if TYPE_CHECKING:
@@ -361,40 +361,13 @@ _DOCUMENT_KEYS = ("assessments", "kbrun", "date", "findings", "readings", "trend
 
 
 def _load(path: str | Path) -> Any:
-    from kbrun.engine.errors import KbrunError as _Base
-    from kbrun.engine.profile import NumberTooLong, RepeatedKey, loads_json_object
-    from kbrun.engine.yamlio import parse_yaml, read_text
+    from kbrun.engine.profile import read_data_file
 
-    file = Path(path)
-    if not file.exists():
-        raise AssessmentError(f"results file '{path}' does not exist",
-                              suggestion="check the path; 'kbrun assess --interactive --results "
-                                         "FILE' creates one")
-    try:
-        text = read_text(file, str(path), what="results file")
-        if file.suffix.lower() == ".json":
-            data = loads_json_object(text)
-        else:
-            data = parse_yaml(text, str(path), what="results file")
-    except json.JSONDecodeError as err:
-        raise AssessmentError(f"{Loc(str(path), err.lineno)}: invalid JSON: {err.msg}",
-                              suggestion="check the quotes, commas and brackets near this "
-                                         "point") from err
-    except (RepeatedKey, NumberTooLong) as err:
-        raise AssessmentError(f"{path}: {err}", suggestion="correct or remove it") from err
-    except RecursionError as err:
-        raise AssessmentError(f"{path}: nested too deeply to be a results file",
-                              suggestion="a results file is a list of dated results") from err
-    except _Base as err:
-        if isinstance(err, AssessmentError):
-            raise
-        raise AssessmentError(str(err.loc or path) + f": {err.message}",
-                              suggestion=err.suggestion) from err
-    if data is None:
-        raise AssessmentError(f"results file '{path}' is empty",
-                              suggestion="write 'assessments:' with dated results "
-                                         "(docs/assess.md)")
-    return data
+    return read_data_file(path, what="results file", error=AssessmentError,
+                          missing="check the path; 'kbrun assess --interactive --results "
+                                  "FILE' creates one",
+                          shape="write 'assessments:' with dated results (docs/assess.md)",
+                          deep="nested too deeply to be a results file")
 
 
 def _at(data: Any, key: Any, where: str) -> str:
@@ -924,8 +897,7 @@ def evaluate(kb: KnowledgeBase, assessments: Sequence[Assessment], *,
     retests = _retests(kb, ordered, findings, latest)
     warnings: list[str] = [f"red flag {flag}: {why}" for flag, why in flags]
     today = today or (latest.date if latest else None)
-    overdue = [r for r in retests if today is not None and r.due < today
-               and r.reason != NOT_TESTED]
+    overdue = [r for r in retests if today is not None and r.due < today and r.last]
     if latest is not None and overdue:
         warnings.append(", ".join(f"{r.test} (last done {r.last.isoformat() if r.last else '-'})"
                                   for r in overdue) + " due for a re-test")

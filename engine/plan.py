@@ -378,10 +378,6 @@ class PlannedWeek:
                 "retests": list(self.retests)}
 
 
-# phases in which no field test is done (fatigue and maximal hops before or after a race)
-NO_TESTING_PHASES = ("taper", "recovery")
-
-
 def retests_due(profile: Profile, monday: dt.date, first: bool) -> list[tuple[str, str]]:
     """The field tests of the runner's assessment due again in the week from `monday` (the
     first week also takes those already due), each with why then."""
@@ -615,7 +611,7 @@ def build_plan(kb: KnowledgeBase, profile: Profile, request: PlanRequest) -> Pla
                     rules.append(step.rule)
         due = [*held_tests, *retests_due(profile, monday, number == 1)]
         held_tests = []
-        if due and (phase in NO_TESTING_PHASES or week_profile.red_flags):
+        if due and (phase in kb.planning.no_testing_phases or week_profile.red_flags):
             # no testing to fatigue or maximal hops in a taper, the race's weeks or with a
             # red flag: the re-tests wait for the first week that allows them
             held_tests, due = due, []

@@ -8,7 +8,7 @@ from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from kbrun.engine.errors import Loc, ProfileError, UnknownId, did_you_mean
+from kbrun.engine.errors import KbrunError, Loc, ProfileError, UnknownId, did_you_mean
 from kbrun.engine.knowledge import KnowledgeBase
 from kbrun.engine.schema import STAGE_RANK
 
@@ -249,41 +249,53 @@ def profile_from_mapping(kb: KnowledgeBase, data: Mapping[str, Any], *, where: s
     return _checked(kb, _fields_of(data), _origins(data, where))
 
 
+def read_data_file(path: str | Path, *, what: str, error: type[KbrunError],
+                   missing: str, shape: str, deep: str) -> Any:
+    """A YAML or JSON file (by its suffix) as data, read safely and within the size limits:
+    a profile file, a results file. Every way it cannot be read raises `error` naming the path
+    (and line): `missing` is the fix for a file that does not exist, `shape` what the file
+    should hold (for a file nested too deeply, said by `deep`, or empty). YAML comes back as
+    LineDicts."""
+    from kbrun.engine.errors import KbrunError as _Any
+    from kbrun.engine.yamlio import parse_yaml, read_text
+
+    file = Path(path)
+    if not file.exists():
+        raise error(f"{what} '{path}' does not exist", suggestion=missing)
+    try:
+        text = read_text(file, str(path), what=what)
+        if file.suffix.lower() == ".json":
+            data = loads_json_object(text)
+        else:
+            data = parse_yaml(text, str(path), what=what)
+    except json.JSONDecodeError as err:
+        raise error(f"{Loc(str(path), err.lineno)}: invalid JSON: {err.msg}",
+                    suggestion="check the quotes, commas and brackets near this point") from err
+    except RepeatedKey as err:
+        raise error(f"{path}: {err}", suggestion="remove or rename one of them") from err
+    except NumberTooLong as err:
+        raise error(f"{path}: {err}", suggestion=NumberTooLong.FIX) from err
+    except RecursionError as err:
+        raise error(f"{path}: {deep}", suggestion=shape) from err
+    except _Any as err:
+        if isinstance(err, error):
+            raise
+        raise error(str(err.loc or path) + f": {err.message}",
+                    suggestion=err.suggestion) from err
+    if data is None:
+        raise error(f"{what} '{path}' is empty", suggestion=shape)
+    return data
+
+
 def read_profile_file(path: str | Path) -> dict[str, Any]:
     """Read a YAML or JSON profile file into a mapping; raises ProfileError naming the path.
 
     A YAML profile comes back as a LineDict, so that later messages can name the line.
     """
-    from kbrun.engine.errors import KbrunError
-    from kbrun.engine.yamlio import parse_yaml, read_text
-
-    file = Path(path)
-    if not file.exists():
-        raise ProfileError(f"profile file '{path}' does not exist",
-                           suggestion="check the path, or leave out --profile")
-    try:
-        text = read_text(file, str(path), what="profile file")
-        if file.suffix.lower() == ".json":
-            data = loads_json_object(text)
-        else:
-            data = parse_yaml(text, str(path), what="profile file")
-    except json.JSONDecodeError as err:
-        raise ProfileError(f"{Loc(str(path), err.lineno)}: invalid JSON: {err.msg}",
-                           suggestion="check the quotes, commas and brackets near this "
-                                      "point") from err
-    except RepeatedKey as err:
-        raise ProfileError(f"{path}: {err}", suggestion="remove or rename one of them") from err
-    except NumberTooLong as err:
-        raise ProfileError(f"{path}: {err}", suggestion=NumberTooLong.FIX) from err
-    except RecursionError as err:
-        raise ProfileError(f"{path}: the JSON is nested too deeply to be a profile",
-                           suggestion="a profile is one flat object of fields") from err
-    except KbrunError as err:
-        raise ProfileError(str(err.loc or path) + f": {err.message}",
-                           suggestion=err.suggestion) from err
-    if data is None:
-        raise ProfileError(f"profile file '{path}' is empty",
-                           suggestion="write fields such as 'symptoms: [knee-pain]'")
+    data = read_data_file(path, what="profile file", error=ProfileError,
+                          missing="check the path, or leave out --profile",
+                          shape="write fields such as 'symptoms: [knee-pain]'",
+                          deep="the JSON is nested too deeply to be a profile")
     if not isinstance(data, dict):
         raise ProfileError(f"profile file '{path}' must hold a mapping of fields such as "
                            "'symptoms: [knee-pain]'",

@@ -489,6 +489,8 @@ class Planning(Cited):
     minutes: Annotated[int, Field(ge=5, le=180)] = 30
     # the running week assumed when the runner gives none (a warning says so)
     usual_week: UsualWeek = UsualWeek()
+    # the phases in which no field test is due (a re-test waits for the first week after)
+    no_testing_phases: Annotated[list[Id], ref("phase")] = []
     timing: Timing = Timing()
 
 
@@ -565,6 +567,9 @@ class FieldTest(Entry):
     imbalance: Imbalance
     alarm: Alarm | None = None
     reliability: Annotated[float, Field(gt=0, le=1)]  # caps a finding's certainty
+    # where it comes in a testing session (lowest first): movement quality and power while
+    # fresh, the tests to fatigue after them
+    order: Annotated[int, Field(ge=0, le=100)] = 50
     retest_weeks: Annotated[int, Field(ge=1, le=52)]  # after a finding
     routine_weeks: Annotated[int, Field(ge=1, le=104)]  # without one
 

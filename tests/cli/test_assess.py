@@ -178,6 +178,13 @@ def _spawn(path: Path, *extra: str):
     return child, pexpect
 
 
+def _finished(child, pexpect) -> None:
+    """The session ends by itself, with exit code 0."""
+    child.expect(pexpect.EOF)
+    child.close()
+    assert child.exitstatus == 0
+
+
 def _answer(child, prompt: str, text: str) -> None:
     child.expect_exact(prompt)
     child.sendline(text)
@@ -202,9 +209,7 @@ def test_interactive_answers_quit_and_resume_give_the_findings_of_the_file(tmp_p
     _answer(child, "Side-lying hip abduction hold, left", "40")
     _answer(child, "Side-lying hip abduction hold, right", "q")
     child.expect_exact("Stopped. Your answers are saved in")
-    child.expect(pexpect.EOF)
-    child.close()
-    assert child.exitstatus == 0
+    _finished(child, pexpect)
     kept = path.read_text(encoding="utf-8")
     assert "left: 14" in kept and "right: 20" in kept and "left: 40" in kept
 
@@ -215,9 +220,7 @@ def test_interactive_answers_quit_and_resume_give_the_findings_of_the_file(tmp_p
     _answer(child, "Side plank hold, right", "75")
     _answer(child, "Single-leg bridge to fatigue, left", "s")
     child.expect_exact("Findings")
-    child.expect(pexpect.EOF)
-    child.close()
-    assert child.exitstatus == 0
+    _finished(child, pexpect)
 
     answered = validated("assess", run("assess", "--results", str(path), "-f", "json").stdout)
     given = validated("assess", run("assess", *options(*ANSWERS), "--date", DATE,
@@ -235,9 +238,7 @@ def test_interactive_end_of_input_keeps_the_answers_given(tmp_path):
     child.expect_exact("Single-leg squat quality, right")
     child.sendeof()
     child.expect_exact("Stopped.")
-    child.expect(pexpect.EOF)
-    child.close()
-    assert child.exitstatus == 0
+    _finished(child, pexpect)
     saved = json.loads(path.read_text(encoding="utf-8"))
     assert saved["assessments"][0]["results"]["single-leg-squat-test"] == {
         "left": ["trunk-lean"], "right": None}

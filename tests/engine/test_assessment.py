@@ -295,6 +295,7 @@ def test_a_protocol_dose_stays_as_studied_on_both_sides(kb):
 def test_only_single_leg_loading_work_gives_one_side_more(kb):
     report = report_of(kb, "heel-raise-test=14,20", "single-leg-squat-test=3,0")
     advice = advise(make_profile(kb, limit=12, assessment=report), kb)
+    assert any(rec.prescription.sets_by_side for rec in advice.recommendations)
     for rec in advice.recommendations:
         if rec.prescription.sets_by_side:
             exercise = kb.exercises[rec.exercise]
